@@ -1,0 +1,150 @@
+"""A reader's bounded inbox: message_read, message_available and the callback.
+
+Every reader backend feeds one of these from its own thread. It keeps the
+order of messages, hands each one either to ``message_read`` or to the
+registered callback, and remembers which messages the application has
+finished with, so that the backend commits only those (at-least-once).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+from . import _log
+from ._config import CBFunc
+from ._errors import BusClosedError, CallbackError
+
+#: (text, partition, offset)
+Item = tuple[str, int, int]
+
+# How long disconnect() waits for a callback that is still running.
+_CALLBACK_JOIN_TIMEOUT = 5.0
+
+
+class Inbox:
+    def __init__(self, capacity: int, name: str) -> None:
+        self.capacity = capacity
+        self._name = name
+        self._items: collections.deque[Item] = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._callback: CBFunc | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._closed = False
+        # partition -> next offset to commit; filled as the application finishes messages.
+        self._done: dict[int, int] = {}
+
+    # -- the feeding side (the backend's thread) --------------------------------
+
+    def free(self) -> int:
+        """Room left before the inbox is full."""
+        return self.capacity - len(self._items)
+
+    def put_many(self, items: list[Item]) -> None:
+        with self._cond:
+            self._items.extend(items)
+            self._cond.notify_all()
+
+    def take_done(self) -> dict[int, int]:
+        """The offsets finished since the last call: partition -> next offset."""
+        with self._cond:
+            done, self._done = self._done, {}
+        return done
+
+    def drop_before(self, partition: int, offset: int) -> int:
+        """Forget queued messages of ``partition`` below ``offset``: they were read elsewhere."""
+        with self._cond:
+            kept = [item for item in self._items if item[1] != partition or item[2] >= offset]
+            dropped = len(self._items) - len(kept)
+            if dropped:
+                self._items = collections.deque(kept)
+        return dropped
+
+    # -- the application's side ----------------------------------------------
+
+    def available(self) -> int:
+        return len(self._items)
+
+    def read(self, timeout: float | None) -> str | None:
+        """The next message; ``None`` if none came within ``timeout`` (0: don't wait)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise BusClosedError("the bus is disconnected")
+                if self._callback is not None:
+                    raise CallbackError("message_read is not allowed while a callback is registered")
+                if self._items:
+                    text, partition, offset = self._items.popleft()
+                    self._done[partition] = offset + 1
+                    return text
+                if deadline is None:
+                    # Lock waits are interrupted by signals on POSIX: Ctrl-C ends this.
+                    self._cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+
+    def register(self, callback: CBFunc) -> None:
+        if not callable(callback):
+            raise CallbackError(f"the callback must be callable, not {type(callback).__name__}")
+        with self._cond:
+            if self._closed:
+                raise BusClosedError("the bus is disconnected")
+            if self._callback is not None:
+                raise CallbackError("a callback is already registered; call unregister_cb first")
+            self._callback = callback
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name=f"msgbus-callback-{self._name}", daemon=True
+                )
+                self._dispatcher.start()
+            self._cond.notify_all()
+
+    def unregister(self) -> None:
+        with self._cond:
+            if self._closed:
+                raise BusClosedError("the bus is disconnected")
+            self._callback = None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._callback = None
+            self._cond.notify_all()
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher is not threading.current_thread():
+            dispatcher.join(_CALLBACK_JOIN_TIMEOUT)
+            if dispatcher.is_alive():
+                _log.logger().warning(
+                    "msgbus: the callback on %s is still running %.0f s after disconnect; not waiting for it",
+                    self._name,
+                    _CALLBACK_JOIN_TIMEOUT,
+                )
+
+    def _dispatch(self) -> None:
+        # One thread calls the callback, so messages reach it in order.
+        while True:
+            with self._cond:
+                while not self._closed and (self._callback is None or not self._items):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                callback = self._callback
+                assert callback is not None
+                text, partition, offset = self._items.popleft()
+            try:
+                callback(text)
+            except Exception:
+                _log.logger().exception(
+                    "msgbus: the callback raised on %s (partition %d, offset %d); going on",
+                    self._name,
+                    partition,
+                    offset,
+                )
+            with self._cond:
+                # Committed whether or not the callback raised: retrying it for ever would stop the reader.
+                self._done[partition] = offset + 1

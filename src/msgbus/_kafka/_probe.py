@@ -1,0 +1,57 @@
+"""Connect attempts: prove the broker answers, with bounded back-off between tries."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from .. import _log
+from .._config import MsgBusConfig
+from .._errors import ConnectError
+from ._errors import ErrorWatch, describe
+from ._settings import bootstrap_servers
+
+_BACKOFF_FIRST = 0.25
+_BACKOFF_MAX = 5.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    return float(min(_BACKOFF_FIRST * 2 ** (attempt - 1), _BACKOFF_MAX))
+
+
+class Attempts:
+    """Counts connect attempts against ``connect_retries`` (0: no limit)."""
+
+    def __init__(self, cfg: MsgBusConfig, errors: ErrorWatch) -> None:
+        self._cfg = cfg
+        self._errors = errors
+        self._counter = itertools.count(1)
+        self.count = 0
+
+    def failed(self, cause: str) -> None:
+        """Record a failed attempt: wait the back-off, or raise once attempts are spent."""
+        self.count = next(self._counter)
+        limit = self._cfg.connect_retries
+        where = bootstrap_servers(self._cfg)
+        if self._errors.last and self._errors.last not in cause:
+            cause = f"{cause}; last client error: {self._errors.last}"
+        if self._errors.fatal or (limit and self.count >= limit):
+            raise ConnectError(f"could not connect to Kafka at {where} after {self.count} attempt(s): {cause}")
+        delay = backoff(self.count)
+        _log.logger().warning(
+            "msgbus: connect attempt %d to %s failed (%s); retrying in %.2f s", self.count, where, cause, delay
+        )
+        time.sleep(delay)
+
+
+def probe(client: Any, cfg: MsgBusConfig, attempts: Attempts) -> Any:
+    """Fetch the topic's metadata, retrying until it answers; returns the metadata."""
+    from confluent_kafka import KafkaException
+
+    while True:
+        try:
+            return client.list_topics(topic=cfg.topic, timeout=cfg.connect_timeout)
+        except KafkaException as exc:
+            attempts.failed(describe(exc.args[0]))

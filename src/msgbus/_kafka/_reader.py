@@ -1,0 +1,263 @@
+"""The Kafka reader: a consumer thread feeding the bounded inbox, committing what was read."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+
+from .. import _log
+from .._bus import ReaderBase
+from .._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
+from .._errors import BusClosedError, ConnectError
+from .._inbox import Inbox, Item
+from ._errors import ErrorWatch, describe
+from ._probe import Attempts, probe
+from ._settings import bootstrap_servers, consumer_settings
+
+# Upper bound on one consume() call: the thread notices disconnect() this fast.
+_CONSUME_TIMEOUT = 0.1
+_MAX_BATCH = 1000
+# How long disconnect() waits for the consumer to commit and leave its group.
+_CLOSE_TIMEOUT = 30.0
+
+
+def decode(value: bytes | None, where: str) -> str:
+    """A message's text. Invalid UTF-8 is kept byte for byte (surrogateescape) and logged."""
+    if value is None:
+        return ""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        _log.logger().warning("msgbus: message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
+        return value.decode("utf-8", "surrogateescape")
+
+
+class KafkaReader(ReaderBase):
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        self._cfg = cfg
+        self._topic = cfg.topic
+        self._blocking = cfg.blocking is BlockingMode.BLOCKING
+        self._closed = False
+        self._close_lock = threading.Lock()
+        # A named group shares work and resumes where it left off, so it commits;
+        # a private group ("" group_id) is never resumed, so committing is pointless.
+        self._commits = bool(cfg.group_id)
+        group_id = cfg.group_id or f"msgbus-{cfg.topic}-{uuid.uuid4().hex}"
+        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
+        # partition -> offset after the last message this reader took in.
+        self._next_offsets: dict[int, int] = {}
+        self._paused = False
+        # Partitions owned now; kept here because the consumer's own methods must
+        # not be called from other threads while its thread is inside consume().
+        self._partitions: list[int] = []
+        self._assigned = threading.Event()
+        self._stop = threading.Event()
+        self._errors = ErrorWatch(f"reader on {cfg.topic}")
+        self._consumer = Consumer(consumer_settings(cfg, group_id, self._commits, self._errors))
+        self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
+        try:
+            self._connect(cfg)
+        except BaseException:
+            self._shutdown()
+            raise
+        _log.logger().info(
+            "msgbus: reader connected to %s, topic %s, group %s, partitions %s",
+            bootstrap_servers(cfg),
+            cfg.topic,
+            group_id,
+            self._partitions,
+        )
+
+    def _connect(self, cfg: MsgBusConfig) -> None:
+        attempts = Attempts(cfg, self._errors)
+        metadata = probe(self._consumer, cfg, attempts)
+        topic = metadata.topics.get(cfg.topic)
+        if topic is not None and topic.error is not None:
+            if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
+            _log.logger().warning("msgbus: topic %s: %s", cfg.topic, describe(topic.error))
+        self._consumer.subscribe(
+            [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        self._thread.start()
+        # connect() returns only once the partitions are assigned and positioned,
+        # so that every message written after it returns is read.
+        while not self._assigned.wait(cfg.connect_timeout):
+            if not self._thread.is_alive():
+                raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
+            attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
+
+    # -- the interface -------------------------------------------------------
+
+    def message_read(self, timeout: float | None = None) -> str | None:
+        if not self._blocking:
+            timeout = 0.0
+        return self._inbox.read(timeout)
+
+    def message_available(self) -> int:
+        if self._closed:
+            raise BusClosedError("the bus is disconnected")
+        return self._inbox.available()
+
+    def register_cb(self, cbfunc: CBFunc) -> None:
+        self._inbox.register(cbfunc)
+
+    def unregister_cb(self) -> None:
+        self._inbox.unregister()
+
+    def status(self) -> BusStatus:
+        if self._closed or not self._thread.is_alive():
+            return BusStatus.CLOSED
+        return BusStatus.OPEN
+
+    def disconnect(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._shutdown()
+        _log.logger().info("msgbus: reader on %s disconnected", self._topic)
+
+    def _shutdown(self) -> None:
+        self._closed = True
+        self._inbox.close()
+        self._stop.set()
+        if self._thread.is_alive():
+            if self._thread is not threading.current_thread():
+                self._thread.join(_CLOSE_TIMEOUT)
+        elif self._thread.ident is None:
+            # Never started: close the consumer here.
+            self._consumer.close()
+
+    # -- the consumer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        consumer = self._consumer
+        inbox = self._inbox
+        resume_at = max(1, inbox.capacity // 2)
+        while not self._stop.is_set():
+            try:
+                self._store_done()
+                free = inbox.free()
+                if free <= 0 and not self._paused:
+                    # Full: stop fetching, but keep calling consume() so that the
+                    # group membership and rebalances are served.
+                    consumer.pause(consumer.assignment())
+                    self._paused = True
+                elif self._paused and free >= resume_at:
+                    consumer.resume(consumer.assignment())
+                    self._paused = False
+                batch = min(max(free, 1), _MAX_BATCH)
+                messages = consumer.consume(batch, _CONSUME_TIMEOUT)
+                if messages:
+                    self._take_in(messages)
+            except Exception:
+                if self._stop.is_set():
+                    break
+                _log.logger().exception("msgbus: reader on %s hit an error; going on", self._topic)
+                time.sleep(_CONSUME_TIMEOUT)
+        try:
+            self._store_done()
+            # Commits the stored offsets and leaves the group at once.
+            consumer.close()
+        except Exception:
+            _log.logger().exception("msgbus: closing the reader on %s failed", self._topic)
+
+    def _take_in(self, messages: list[Any]) -> None:
+        items: list[Item] = []
+        next_offsets = self._next_offsets
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                _log.logger().warning("msgbus: reader on %s: %s", self._topic, describe(err))
+                continue
+            partition = msg.partition()
+            offset = msg.offset()
+            value = msg.value()
+            try:
+                text = value.decode("utf-8") if value is not None else ""
+            except UnicodeDecodeError:
+                text = decode(value, f"{self._topic}[{partition}]@{offset}")
+            items.append((text, partition, offset))
+            next_offsets[partition] = offset + 1
+        if items:
+            self._inbox.put_many(items)
+
+    def _store_done(self) -> None:
+        done = self._inbox.take_done()
+        if not done or not self._commits:
+            return
+        offsets = [TopicPartition(self._topic, partition, offset) for partition, offset in done.items()]
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:
+            # A partition that was taken away meanwhile: its new owner reads from the last commit.
+            _log.logger().debug("msgbus: storing offsets on %s: %s", self._topic, describe(exc.args[0]))
+
+    # -- rebalances (called on the consumer thread, inside consume()) -----------
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            positioned = self._position(consumer, partitions)
+        except Exception as exc:
+            _log.logger().warning(
+                "msgbus: could not position the reader on %s (%s); using the reset policy", self._topic, exc
+            )
+            positioned = partitions
+        consumer.assign(positioned)
+        self._partitions = sorted(tp.partition for tp in positioned)
+        self._paused = False
+        self._assigned.set()
+        _log.logger().info(
+            "msgbus: reader on %s assigned %s",
+            self._topic,
+            {tp.partition: tp.offset for tp in positioned},
+        )
+
+    def _position(self, consumer: Any, partitions: list[Any]) -> list[Any]:
+        """Explicit start offsets, so the start is fixed before connect() returns.
+
+        A partition starts at the group's commit, or past what this reader
+        already took in (whichever is further), or else at the current end.
+        """
+        timeout = self._cfg.connect_timeout
+        if self._commits:
+            committed = consumer.committed(partitions, timeout=timeout)
+        else:
+            committed = [TopicPartition(tp.topic, tp.partition, OFFSET_INVALID) for tp in partitions]
+        positioned = []
+        for tp in committed:
+            start = tp.offset if tp.offset >= 0 else None
+            seen = self._next_offsets.get(tp.partition)
+            if seen is not None and (start is None or seen > start):
+                start = seen
+            elif seen is not None and start is not None and start > seen:
+                # Another member moved this partition on while it was away from us:
+                # what we still hold of it was read there.
+                self._inbox.drop_before(tp.partition, start)
+            if start is None:
+                _low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+                start = high
+            positioned.append(TopicPartition(tp.topic, tp.partition, start))
+        return positioned
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self._partitions = []
+        # Commit what the application finished, so the next owner starts there.
+        self._store_done()
+        if self._commits:
+            try:
+                consumer.commit(asynchronous=False)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError._NO_OFFSET:
+                    _log.logger().warning("msgbus: commit on revoke for %s: %s", self._topic, describe(exc.args[0]))

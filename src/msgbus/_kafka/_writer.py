@@ -1,0 +1,186 @@
+"""The Kafka writer: Blocking (wait for the acknowledgement) or NonBlocking (queue and go)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+
+from .. import _log
+from .._bus import WriterBase
+from .._config import BlockingMode, BusStatus, MsgBusConfig
+from .._errors import BusClosedError, DeliveryError, FlushError, InvalidMessageError
+from ._errors import ErrorWatch, describe, error_name
+from ._probe import Attempts, probe
+from ._settings import producer_settings
+
+# How often the background thread serves delivery reports while idle.
+_POLL_INTERVAL = 0.1
+# A Blocking write waits this much longer than message.timeout.ms, which
+# librdkafka guarantees to end with a delivery report.
+_REPORT_GRACE = 5.0
+
+
+def encode(msg: object) -> bytes:
+    """A message as it goes on the wire: UTF-8, as the Go package writes it."""
+    if not isinstance(msg, str):
+        raise InvalidMessageError(f"a message must be a str, not {type(msg).__name__}")
+    try:
+        # surrogateescape: a str read from the bus with invalid UTF-8 goes back byte for byte.
+        return msg.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise InvalidMessageError(f"the message cannot be encoded as UTF-8: {exc}") from None
+
+
+class _Acknowledgement:
+    """Waits for one message's delivery report."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Any = None
+
+    def __call__(self, err: Any, _msg: Any) -> None:
+        self.error = err
+        self.done.set()
+
+
+class KafkaWriter(WriterBase):
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        self._cfg = cfg
+        self._topic = cfg.topic
+        self._blocking = cfg.blocking is BlockingMode.BLOCKING
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._written = itertools.count()
+        self._failed = 0
+        self._failed_lock = threading.Lock()
+        self._errors = ErrorWatch(f"writer on {cfg.topic}")
+        settings = producer_settings(cfg, self._errors)
+        if not self._blocking:
+            settings["on_delivery"] = self._on_failed_delivery
+        self._producer = Producer(settings)
+        try:
+            probe(self._producer, cfg, Attempts(cfg, self._errors))
+        except BaseException:
+            self._producer.purge()
+            self._producer.close()
+            raise
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._serve_reports, name=f"msgbus-writer-{cfg.topic}", daemon=True)
+        self._poller.start()
+        _log.logger().info(
+            "msgbus: %s writer connected to %s, topic %s",
+            "Blocking" if self._blocking else "NonBlocking",
+            settings["bootstrap.servers"],
+            cfg.topic,
+        )
+
+    # -- the interface -------------------------------------------------------
+
+    def message_write(self, msg: str) -> None:
+        payload = encode(msg)
+        self._check_open()
+        if not self._blocking:
+            self._produce(payload, None)
+            return
+        ack = _Acknowledgement()
+        self._produce(payload, ack)
+        if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
+            raise DeliveryError(
+                f"no acknowledgement for a message to {self._topic} within {self._cfg.write_timeout:g} s",
+                code="_MSG_TIMED_OUT",
+            )
+        if ack.error is not None:
+            raise DeliveryError(
+                f"message to {self._topic} not delivered: {describe(ack.error)}", code=error_name(ack.error)
+            )
+
+    def status(self) -> BusStatus:
+        if self._closed or self._errors.fatal or not self._poller.is_alive():
+            return BusStatus.CLOSED
+        return BusStatus.OPEN
+
+    def disconnect(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._poller.join()
+        failed_before = self._failed
+        remaining = self._producer.flush(self._cfg.flush_timeout)
+        if remaining:
+            # The broker did not take them in time: give up on them now, so that
+            # close() does not wait, and let their reports count them.
+            self._producer.purge()
+            self._producer.flush(0)
+        self._producer.close()
+        undelivered = self._failed - failed_before
+        _log.logger().info("msgbus: writer on %s disconnected (%d undelivered)", self._topic, undelivered)
+        if undelivered:
+            raise FlushError(
+                f"disconnect could not deliver {undelivered} message(s) to {self._topic} within "
+                f"{self._cfg.flush_timeout:g} s",
+                undelivered=undelivered,
+            )
+
+    # -- internals -------------------------------------------------------------
+
+    def _produce(self, payload: bytes, ack: _Acknowledgement | None) -> None:
+        deadline: float | None = None
+        while True:
+            try:
+                if ack is None:
+                    self._producer.produce(self._topic, payload)
+                else:
+                    self._producer.produce(self._topic, payload, on_delivery=ack)
+                next(self._written)
+                return
+            except BufferError:
+                # The local queue is full: wait for room, but not for ever.
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._cfg.write_timeout
+                elif now >= deadline:
+                    raise DeliveryError(
+                        f"the local queue for {self._topic} stayed full ({len(self._producer)} messages "
+                        f"waiting) for {self._cfg.write_timeout:g} s",
+                        code="_QUEUE_FULL",
+                    ) from None
+                self._producer.poll(0.005)
+            except KafkaException as exc:
+                err = exc.args[0]
+                raise DeliveryError(
+                    f"message to {self._topic} refused: {describe(err)}", code=error_name(err)
+                ) from None
+            except RuntimeError:
+                # The producer was closed under us by a concurrent disconnect().
+                if self._closed:
+                    raise BusClosedError("the bus is disconnected") from None
+                raise
+
+    def _on_failed_delivery(self, err: Any, msg: Any) -> None:
+        # NonBlocking: only failures are reported (delivery.report.only.error).
+        if err is None:
+            return
+        with self._failed_lock:
+            self._failed += 1
+        _log.logger().error(
+            "msgbus: NonBlocking message to %s not delivered: %s (%d failed so far)",
+            self._topic,
+            describe(err),
+            self._failed,
+        )
+
+    def _serve_reports(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._producer.poll(_POLL_INTERVAL)
+            except Exception:
+                # A raising callback must not end delivery reporting.
+                _log.logger().exception("msgbus: error while serving delivery reports on %s", self._topic)
