@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import abc
-import dataclasses
 from types import TracebackType
 
 from . import _log
-from ._config import BusDir, BusStatus, CBFunc, MsgBusConfig, MsgBusTech
+from ._config import BusStatus, CBFunc, MsgBusConfig, MsgBusTech
 from ._errors import BusClosedError, ConfigError, DirectionError
 
 
@@ -71,7 +70,8 @@ class WriterBase(MsgBusIO):
         raise DirectionError("message_read is for readers; this bus is a writer")
 
     def message_available(self) -> int:
-        # The spec's tests expect 0 here, not an error.
+        # The spec's tests expect 0 here, not an error (but a closed bus is closed).
+        self._check_open()
         _log.logger().debug("message_available called on a writer; returning 0")
         return 0
 
@@ -109,11 +109,9 @@ def connect(cfg: MsgBusConfig) -> MsgBusIO:
         raise ConfigError(f"connect needs a MsgBusConfig, not {type(cfg).__name__}")
     # Work on a copy: the caller's object stays as given, and later changes to it
     # cannot reach a running bus.
-    cfg = dataclasses.replace(cfg)
-    cfg.validate()
+    cfg = cfg._normalized()
     if cfg.bus_tech is MsgBusTech.KAFKA:
         from ._kafka import open_kafka_bus
 
         return open_kafka_bus(cfg)
     raise AssertionError(f"unhandled bus_tech {cfg.bus_tech!r}")  # validate() admits only known values
-

@@ -138,7 +138,9 @@ class Inbox:
                 text, partition, offset = self._items.popleft()
             try:
                 callback(text)
-            except Exception:
+            except BaseException:
+                # BaseException too: a SystemExit would otherwise end this thread
+                # silently, and no callback (not even a new one) would run again.
                 _log.logger().exception(
                     "msgbus: the callback raised on %s (partition %d, offset %d); going on",
                     self._name,

@@ -37,6 +37,12 @@ class LogProxy:
     """
 
     def log(self, level: int, msg: str, *args: object) -> None:
+        # librdkafka warns about transient, self-healing states ("retrying",
+        # "coordinator load in progress"); what really fails reaches msgbus as an
+        # error or a delivery report, logged at WARNING or ERROR. So its warnings
+        # are passed on as INFO, and everything else as it comes.
+        if level == logging.WARNING:
+            level = logging.INFO
         _current.log(level, msg, *args)
 
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaException
 
 from .. import _log
+from .._errors import ConfigError
+
+_Client = TypeVar("_Client")
 
 
 def describe(err: Any) -> str:
@@ -47,3 +53,12 @@ class ErrorWatch:
             except AttributeError:
                 pass
         _log.logger().warning("msgbus: %s: %s", self._what, text)
+
+
+def create_client(factory: Callable[[dict[str, Any]], _Client], settings: dict[str, Any]) -> _Client:
+    """A librdkafka client; settings it refuses (an unknown key in kafka_settings, say) raise ConfigError."""
+    try:
+        return factory(settings)
+    except (KafkaException, ValueError, TypeError) as exc:
+        detail = describe(exc.args[0]) if exc.args else str(exc)
+        raise ConfigError(f"librdkafka refused the settings: {detail}") from None

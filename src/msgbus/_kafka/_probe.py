@@ -14,11 +14,15 @@ from ._settings import bootstrap_servers
 
 _BACKOFF_FIRST = 0.25
 _BACKOFF_MAX = 5.0
+# Far past any sensible cap, and far from a float's range.
+_BACKOFF_MAX_DOUBLINGS = 32
 
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    return float(min(_BACKOFF_FIRST * 2 ** (attempt - 1), _BACKOFF_MAX))
+    # Cap the exponent: with connect_retries=0 the attempts never end, and
+    # 2**1024 no longer converts to a float (OverflowError).
+    return float(min(_BACKOFF_FIRST * 2 ** min(attempt - 1, _BACKOFF_MAX_DOUBLINGS), _BACKOFF_MAX))
 
 
 class Attempts:

@@ -20,7 +20,7 @@ from .._bus import ReaderBase
 from .._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
 from .._inbox import Inbox, Item
-from ._errors import ErrorWatch, describe
+from ._errors import ErrorWatch, create_client, describe
 from ._probe import Attempts, probe
 from ._settings import bootstrap_servers, consumer_settings
 
@@ -63,7 +63,7 @@ class KafkaReader(ReaderBase):
         self._assigned = threading.Event()
         self._stop = threading.Event()
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
-        self._consumer = Consumer(consumer_settings(cfg, group_id, self._commits, self._errors))
+        self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
         try:
             self._connect(cfg)
@@ -246,8 +246,8 @@ class KafkaReader(ReaderBase):
                 # what we still hold of it was read there.
                 self._inbox.drop_before(tp.partition, start)
             if start is None:
-                _low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-                start = high
+                low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+                start = low if self._cfg.offset_reset == "earliest" else high
             positioned.append(TopicPartition(tp.topic, tp.partition, start))
         return positioned
 

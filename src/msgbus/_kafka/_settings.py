@@ -6,12 +6,13 @@ choices below (and the reasons for them) are all in one file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-from .._version import __version__
 from .._config import BlockingMode, MsgBusConfig
 from .._log import LOG_PROXY
+from .._version import __version__
 
 Settings = dict[str, Any]
 ErrorCallback = Callable[[Any], None]
@@ -19,12 +20,57 @@ ErrorCallback = Callable[[Any], None]
 CLIENT_ID = f"msgbus-python/{__version__}"
 
 
+# librdkafka's integer settings are 32-bit; larger values wrap (possibly to 0, "no limit").
+_MAX_MS = 2**31 - 1
+# NonBlocking writers let messages batch this long.
+_NON_BLOCKING_LINGER_MS = 5
+
+
 def bootstrap_servers(cfg: MsgBusConfig) -> str:
-    return f"{cfg.host}:{cfg.port}"
+    if cfg.bootstrap_servers:
+        return ",".join(entry.strip() for entry in cfg.bootstrap_servers.split(","))
+    host = cfg.host
+    if ":" in host and not host.startswith("["):
+        # An IPv6 literal: without brackets librdkafka takes "::1:9092" for a host
+        # "::1:9092" with the default port.
+        host = f"[{host}]"
+    return f"{host}:{cfg.port}"
+
+
+def _ms(seconds: float) -> int:
+    """Seconds as librdkafka milliseconds: at least 1 (0 often means "no limit"), at most 2**31-1."""
+    return max(1, min(math.ceil(seconds * 1000), _MAX_MS))
+
+
+# MsgBusConfig's security fields and the librdkafka settings they become.
+_SECURITY_SETTINGS = {
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+    "ssl_ca_location": "ssl.ca.location",
+    "ssl_certificate_location": "ssl.certificate.location",
+    "ssl_key_location": "ssl.key.location",
+    "ssl_key_password": "ssl.key.password",
+}
+
+
+def _security(cfg: MsgBusConfig) -> Settings:
+    settings: Settings = {"security.protocol": cfg.security_protocol}
+    for field, key in _SECURITY_SETTINGS.items():
+        value = getattr(cfg, field)
+        if value:
+            settings[key] = value
+    return settings
+
+
+def _finish(settings: Settings, cfg: MsgBusConfig) -> Settings:
+    """The user's extra librdkafka settings go last: they may tune anything msgbus does not own."""
+    settings.update(cfg.kafka_settings)
+    return settings
 
 
 def _common(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
-    return {
+    return _security(cfg) | {
         "bootstrap.servers": bootstrap_servers(cfg),
         "client.id": CLIENT_ID,
         # librdkafka's own log lines go to msgbus's (swappable) logger.
@@ -48,7 +94,7 @@ def producer_settings(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
             "enable.idempotence": True,
             # Upper bound on a message's life in the client, retries included:
             # past it the write fails with _MSG_TIMED_OUT instead of hanging.
-            "message.timeout.ms": int(cfg.write_timeout * 1000),
+            "message.timeout.ms": _ms(cfg.write_timeout),
         }
     )
     if cfg.blocking is BlockingMode.BLOCKING:
@@ -57,9 +103,10 @@ def producer_settings(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
     else:
         # Fire and forget: let messages batch for throughput. Only failures
         # need a report; successes are counted from the queue's length.
-        settings["linger.ms"] = 5
+        # librdkafka refuses a linger.ms that is not below message.timeout.ms.
+        settings["linger.ms"] = min(_NON_BLOCKING_LINGER_MS, settings["message.timeout.ms"] - 1)
         settings["delivery.report.only.error"] = True
-    return settings
+    return _finish(settings, cfg)
 
 
 def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb: ErrorCallback) -> Settings:
@@ -67,8 +114,8 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
     settings.update(
         {
             "group.id": group_id,
-            # The Go package's choices: new groups start at the end of the topic.
-            "auto.offset.reset": "latest",
+            # The Go package starts new groups at the end of the topic ("latest").
+            "auto.offset.reset": cfg.offset_reset,
             "session.timeout.ms": 10000,
             # At-least-once: the reader stores a message's offset only after the
             # application has read it (or its callback returned); librdkafka then
@@ -84,4 +131,4 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
             "fetch.wait.max.ms": 100,
         }
     )
-    return settings
+    return _finish(settings, cfg)

@@ -13,7 +13,7 @@ from .. import _log
 from .._bus import WriterBase
 from .._config import BlockingMode, BusStatus, MsgBusConfig
 from .._errors import BusClosedError, DeliveryError, FlushError, InvalidMessageError
-from ._errors import ErrorWatch, describe, error_name
+from ._errors import ErrorWatch, create_client, describe, error_name
 from ._probe import Attempts, probe
 from ._settings import producer_settings
 
@@ -63,7 +63,7 @@ class KafkaWriter(WriterBase):
         settings = producer_settings(cfg, self._errors)
         if not self._blocking:
             settings["on_delivery"] = self._on_failed_delivery
-        self._producer = Producer(settings)
+        self._producer = create_client(Producer, settings)
         try:
             probe(self._producer, cfg, Attempts(cfg, self._errors))
         except BaseException:

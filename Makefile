@@ -1,0 +1,61 @@
+# msgbus: `make demo` and `make test` set up everything they need on a fresh
+# Debian machine (Java and Maven from apt, a venv from PyPI, Kafka jars from
+# Maven Central) and start every broker they use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
+
+.PHONY: help deps venv jars lint typecheck unit integration test demo kafka-start kafka-stop clean
+
+help:
+	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
+	@echo "make test   - install everything, then lint, type-check and run the whole suite"
+
+# Java 17+ and Maven run the local broker; install them from Debian's packages if missing.
+deps:
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  echo "installing Java and Maven from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Resolve the broker's jars from Maven Central into the cache (once).
+jars: deps venv
+	$(PY) -c "from msgbus.testing.localkafka import ensure_jars; print('kafka jars:', ensure_jars())"
+
+lint: venv
+	$(VENV)/bin/ruff check src tests examples
+	$(VENV)/bin/ruff format --check src tests examples
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(PYTEST) tests/unit
+
+integration: jars
+	$(PYTEST) tests/integration
+
+test: deps venv jars lint typecheck
+	$(PYTEST) tests
+
+demo: deps venv jars
+	$(PY) examples/demo.py
+
+kafka-start: jars
+	$(VENV)/bin/msgbus kafka start
+
+kafka-stop: venv
+	$(VENV)/bin/msgbus kafka stop
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

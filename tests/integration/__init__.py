@@ -1,0 +1,1 @@
+"""Integration tests: msgbus against a real Apache Kafka broker (LocalKafka)."""
