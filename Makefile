@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration test demo kafka-start kafka-stop clean
+.PHONY: help deps venv jars lint typecheck unit integration test demo kafka-start kafka-stop clean kcat gopeer interop
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
 	@echo "make test   - install everything, then lint, type-check and run the whole suite"
+	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
 
 # Java 17+ and Maven run the local broker; install them from Debian's packages if missing.
 deps:
@@ -45,8 +46,36 @@ unit: venv
 integration: jars
 	$(PYTEST) tests/integration
 
-test: deps venv jars lint typecheck
-	$(PYTEST) tests
+# Interop with peers nobody here wrote: kcat (Debian's package) and the Go peer
+# (interop/gopeer, confluent-kafka-go/v2 as the Go original configures it; cgo).
+# `make test` runs them when Go is installed, and says so plainly when it is not.
+GO := $(shell command -v go 2>/dev/null)
+GOPEER := interop/bin/gopeer
+ifeq ($(GO),)
+TEST_INTEROP :=
+TEST_IGNORE := --ignore=tests/interop
+else
+TEST_INTEROP := kcat gopeer
+TEST_IGNORE :=
+endif
+
+kcat:
+	@command -v kcat >/dev/null || { \
+	  echo "installing kcat from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; }
+
+$(GOPEER): interop/gopeer/main.go interop/gopeer/go.mod interop/gopeer/go.sum
+	@command -v go >/dev/null || { echo "Go is not installed: cannot build the Go peer ($(GOPEER))"; exit 1; }
+	cd interop/gopeer && GOFLAGS=-mod=mod CGO_ENABLED=1 go build -o ../bin/gopeer .
+
+gopeer: $(GOPEER)
+
+interop: deps venv jars kcat gopeer
+	$(PYTEST) tests/interop
+
+test: deps venv jars lint typecheck $(TEST_INTEROP)
+	@[ -n "$(GO)" ] || echo "*** Go is not installed: SKIPPING the interop tests (tests/interop); install Go, then run 'make interop' ***"
+	$(PYTEST) tests $(TEST_IGNORE)
 
 demo: deps venv jars
 	$(PY) examples/demo.py

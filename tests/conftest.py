@@ -15,6 +15,9 @@ import pytest
 
 from msgbus.testing import LocalKafka
 
+# tests/unit/plugin tests msgbus's pytest plugin with pytester (only a top-level conftest may enable it).
+pytest_plugins = ["pytester"]
+
 _TOPIC_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]+")
 
 

@@ -10,7 +10,7 @@ A Python version of the Go package ``msgbus`` (HPE CSM hms-msgbus)::
     bus.disconnect()
 """
 
-from ._bus import MsgBusIO, connect
+from ._bus import BusStats, MsgBusIO, connect
 from ._config import (
     Blocking,
     BlockingMode,
@@ -18,6 +18,7 @@ from ._config import (
     BusReader,
     BusStatus,
     BusTechKafka,
+    BusTechMemory,
     BusWriter,
     CallbackToken,
     CBFunc,
@@ -48,8 +49,10 @@ __all__ = [
     "BusClosedError",
     "BusDir",
     "BusReader",
+    "BusStats",
     "BusStatus",
     "BusTechKafka",
+    "BusTechMemory",
     "BusWriter",
     "CBFunc",
     "CallbackError",

@@ -3,11 +3,40 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+from collections.abc import Iterable, Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from . import _log
 from ._config import BusStatus, CBFunc, MsgBusConfig, MsgBusTech
 from ._errors import BusClosedError, ConfigError, DirectionError
+
+if TYPE_CHECKING:
+    from ._inbox import Inbox, Item
+
+
+@dataclasses.dataclass(frozen=True)
+class BusStats:
+    """Counters of one bus connection, as :meth:`MsgBusIO.stats` returns them.
+
+    A writer fills ``written``, ``delivered``, ``failed`` and ``queued``; a
+    reader fills ``read``, ``queued`` and ``lag``.
+    """
+
+    #: Messages ``message_write`` accepted.
+    written: int = 0
+    #: Written messages the broker acknowledged.
+    delivered: int = 0
+    #: Written messages that were not delivered.
+    failed: int = 0
+    #: Messages handed to the application (``message_read`` or the callback).
+    read: int = 0
+    #: Writer: messages waiting for the broker's acknowledgement; reader: messages in the local queue.
+    queued: int = 0
+    #: Reader: messages on its partitions not yet read by the application (queued ones included),
+    #: as of the last fetch; 0 on a writer.
+    lag: int = 0
 
 
 class MsgBusIO(abc.ABC):
@@ -23,6 +52,17 @@ class MsgBusIO(abc.ABC):
     @abc.abstractmethod
     def message_write(self, msg: str) -> None:
         """Write one message (writers only)."""
+
+    def message_write_many(self, msgs: Iterable[str]) -> int:
+        """Write several messages (writers only); returns how many were written.
+
+        Same guarantees as ``message_write`` for each message; backends may batch.
+        """
+        count = 0
+        for msg in msgs:
+            self.message_write(msg)
+            count += 1
+        return count
 
     @abc.abstractmethod
     def message_read(self, timeout: float | None = None) -> str | None:
@@ -47,6 +87,32 @@ class MsgBusIO(abc.ABC):
     @abc.abstractmethod
     def status(self) -> BusStatus:
         """``StatusOpen`` while the connection works, ``StatusClosed`` after disconnect or a fatal error."""
+
+    def stats(self) -> BusStats:
+        """Counters of this connection (see :class:`BusStats`); cheap, no network I/O."""
+        return BusStats()
+
+    def healthy(self) -> bool:
+        """True only while the bus is open and its broker is reachable (for ``/health`` endpoints).
+
+        The Kafka backend asks the broker for the topic's metadata (at most
+        about once a second; the answer is cached), so it may take up to a
+        couple of seconds when the broker is down.
+        """
+        return self.status() is BusStatus.OPEN
+
+    def __iter__(self) -> Iterator[str]:
+        """Messages as they arrive (readers only); the loop ends when the bus is disconnected.
+
+        It always waits for the next message, also on a NonBlocking reader.
+        """
+        while True:
+            try:
+                msg = self.message_read()
+            except BusClosedError:
+                return
+            if msg is not None:
+                yield msg
 
     def __enter__(self) -> MsgBusIO:
         return self
@@ -89,9 +155,24 @@ class WriterBase(MsgBusIO):
 
 
 class ReaderBase(MsgBusIO):
-    """Writer-only calls on a reader: errors."""
+    """Writer-only calls on a reader: errors. Backends feed ``_inbox``."""
 
     _closed: bool
+    _blocking: bool
+    _inbox: Inbox
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            try:
+                msg = self._inbox.read(None)
+            except BusClosedError:
+                return
+            if msg is not None:
+                yield msg
+
+    def _read_item(self, timeout: float | None = None) -> Item | None:
+        """``message_read`` with the message's (text, partition, offset, timestamp in ms)."""
+        return self._inbox.read_item(timeout if self._blocking else 0.0)
 
     def message_write(self, msg: str) -> None:
         if self._closed:
@@ -114,4 +195,8 @@ def connect(cfg: MsgBusConfig) -> MsgBusIO:
         from ._kafka import open_kafka_bus
 
         return open_kafka_bus(cfg)
+    if cfg.bus_tech is MsgBusTech.MEMORY:
+        from ._memory import open_memory_bus
+
+        return open_memory_bus(cfg)
     raise AssertionError(f"unhandled bus_tech {cfg.bus_tech!r}")  # validate() admits only known values

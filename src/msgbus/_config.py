@@ -17,7 +17,10 @@ from ._errors import ConfigError
 class MsgBusTech(IntEnum):
     """Which message bus technology to use."""
 
+    #: Apache Kafka, through librdkafka.
     KAFKA = 1
+    #: An in-process bus for unit tests: no broker, no network (see ``msgbus._memory``).
+    MEMORY = 2
 
 
 class BlockingMode(IntEnum):
@@ -43,6 +46,7 @@ class BusDir(IntEnum):
 
 # The spec's constant names, as the enum members themselves.
 BusTechKafka = MsgBusTech.KAFKA
+BusTechMemory = MsgBusTech.MEMORY
 NonBlocking = BlockingMode.NON_BLOCKING
 Blocking = BlockingMode.BLOCKING
 StatusOpen = BusStatus.OPEN

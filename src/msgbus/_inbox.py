@@ -16,8 +16,8 @@ from . import _log
 from ._config import CBFunc
 from ._errors import BusClosedError, CallbackError
 
-#: (text, partition, offset)
-Item = tuple[str, int, int]
+#: (text, partition, offset, timestamp in ms since the epoch, or -1 if unknown)
+Item = tuple[str, int, int, int]
 
 # How long disconnect() waits for a callback that is still running.
 _CALLBACK_JOIN_TIMEOUT = 5.0
@@ -34,6 +34,8 @@ class Inbox:
         self._closed = False
         # partition -> next offset to commit; filled as the application finishes messages.
         self._done: dict[int, int] = {}
+        #: Messages handed to the application so far (message_read or the callback).
+        self.taken = 0
 
     # -- the feeding side (the backend's thread) --------------------------------
 
@@ -68,6 +70,16 @@ class Inbox:
 
     def read(self, timeout: float | None) -> str | None:
         """The next message; ``None`` if none came within ``timeout`` (0: don't wait)."""
+        item = self.read_item(timeout)
+        return None if item is None else item[0]
+
+    def remaining(self) -> list[Item]:
+        """What is still queued (for a backend that hands unread messages back on close)."""
+        with self._cond:
+            return list(self._items)
+
+    def read_item(self, timeout: float | None) -> Item | None:
+        """Like :meth:`read`, with the message's partition, offset and timestamp."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -76,9 +88,10 @@ class Inbox:
                 if self._callback is not None:
                     raise CallbackError("message_read is not allowed while a callback is registered")
                 if self._items:
-                    text, partition, offset = self._items.popleft()
-                    self._done[partition] = offset + 1
-                    return text
+                    item = self._items.popleft()
+                    self._done[item[1]] = item[2] + 1
+                    self.taken += 1
+                    return item
                 if deadline is None:
                     # Lock waits are interrupted by signals on POSIX: Ctrl-C ends this.
                     self._cond.wait()
@@ -135,7 +148,7 @@ class Inbox:
                     return
                 callback = self._callback
                 assert callback is not None
-                text, partition, offset = self._items.popleft()
+                text, partition, offset, _ = self._items.popleft()
             try:
                 callback(text)
             except BaseException:
@@ -150,3 +163,4 @@ class Inbox:
             with self._cond:
                 # Committed whether or not the callback raised: retrying it for ever would stop the reader.
                 self._done[partition] = offset + 1
+                self.taken += 1

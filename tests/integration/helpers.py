@@ -3,6 +3,7 @@ with deadlines, and looking at topics with a raw confluent_kafka client."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -66,24 +67,18 @@ class BusFactory:
         self.opened.append(bus)
         return bus
 
-    def writer(
-        self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any
-    ) -> msgbus.MsgBusIO:
+    def writer(self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any) -> msgbus.MsgBusIO:
         return self.connect(self.config(topic, msgbus.BusWriter, blocking, **overrides))
 
-    def reader(
-        self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any
-    ) -> msgbus.MsgBusIO:
+    def reader(self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any) -> msgbus.MsgBusIO:
         return self.connect(self.config(topic, msgbus.BusReader, blocking, **overrides))
 
     def close_all(self) -> None:
         """Disconnect every bus, newest first; errors (e.g. FlushError) are ignored here."""
         while self.opened:
             bus = self.opened.pop()
-            try:
+            with contextlib.suppress(msgbus.MsgBusError):
                 bus.disconnect()
-            except msgbus.MsgBusError:
-                pass
 
     def __enter__(self) -> BusFactory:
         return self

@@ -107,7 +107,12 @@ def test_dead_port_raises_connect_error_after_the_attempts(direction: msgbus.Bus
 def test_connect_retries_one_means_one_attempt() -> None:
     port = closed_port()
     cfg = msgbus.MsgBusConfig(
-        host="127.0.0.1", port=port, topic="nobody-home", direction=msgbus.BusWriter, connect_retries=1, connect_timeout=1
+        host="127.0.0.1",
+        port=port,
+        topic="nobody-home",
+        direction=msgbus.BusWriter,
+        connect_retries=1,
+        connect_timeout=1,
     )
     with pytest.raises(msgbus.ConnectError, match=r"after 1 attempt\(s\)"):
         run_bounded(lambda: msgbus.connect(cfg), 20)

@@ -88,7 +88,7 @@ class BackgroundRead:
 
 
 def items(*specs: tuple[str, int, int]) -> list[Item]:
-    return list(specs)
+    return [(text, partition, offset, -1) for text, partition, offset in specs]
 
 
 # -- message_read ------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_callback_order_holds_for_many_messages(inbox: Inbox) -> None:
     inbox.register(cb)
     expected = [str(i) for i in range(300)]
     for i in range(0, 300, 7):
-        inbox.put_many([(str(j), j % 3, j) for j in range(i, min(i + 7, 300))])
+        inbox.put_many([(str(j), j % 3, j, -1) for j in range(i, min(i + 7, 300))])
     assert cb.wait_for(300) == expected
 
 

@@ -115,7 +115,7 @@ def test_library_log_lines_go_to_the_custom_logger() -> None:
 
     box = Inbox(5, name="logged")
     box.register(boom)
-    box.put_many([("x", 0, 0)])
+    box.put_many([("x", 0, 0, -1)])
     assert called.wait(5.0)
     # close() joins the dispatcher thread, which logs as soon as the callback raised.
     box.close()

@@ -30,6 +30,11 @@ def error_name(err: Any) -> str | None:
     return str(name)
 
 
+#: librdkafka errors that mean wrong credentials or an untrusted certificate:
+#: the broker answered and said no, so connect stops retrying.
+AUTH_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL"})
+
+
 class ErrorWatch:
     """librdkafka's ``error_cb``: logs each client-level error and keeps the last.
 
@@ -42,11 +47,15 @@ class ErrorWatch:
         self._lock = threading.Lock()
         self.last: str | None = None
         self.fatal: str | None = None
+        #: The last authentication or TLS failure: retrying cannot fix it.
+        self.auth_failure: str | None = None
 
     def __call__(self, err: Any) -> None:
         text = describe(err)
         with self._lock:
             self.last = text
+            if error_name(err) in AUTH_ERRORS:
+                self.auth_failure = text
             try:
                 if err.fatal():
                     self.fatal = text

@@ -39,6 +39,12 @@ class Attempts:
         self.count = next(self._counter)
         limit = self._cfg.connect_retries
         where = bootstrap_servers(self._cfg)
+        if self._errors.auth_failure:
+            # Wrong credentials or an untrusted certificate: retrying cannot help.
+            raise ConnectError(
+                f"could not connect to Kafka at {where}: authentication or TLS failed "
+                f"(not retried): {self._errors.auth_failure}"
+            )
         if self._errors.last and self._errors.last not in cause:
             cause = f"{cause}; last client error: {self._errors.last}"
         if self._errors.fatal or (limit and self.count >= limit):
@@ -58,4 +64,9 @@ def probe(client: Any, cfg: MsgBusConfig, attempts: Attempts) -> Any:
         try:
             return client.list_topics(topic=cfg.topic, timeout=cfg.connect_timeout)
         except KafkaException as exc:
+            # librdkafka hands its client errors (a failed SASL handshake, an
+            # untrusted certificate) to error_cb only from poll(): serve them now,
+            # so that the attempt sees why it failed. Before a reader subscribes,
+            # poll() returns no message; a writer has no delivery reports yet.
+            client.poll(0)
             attempts.failed(describe(exc.args[0]))

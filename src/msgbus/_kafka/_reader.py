@@ -16,17 +16,20 @@ from confluent_kafka import (
 )
 
 from .. import _log
-from .._bus import ReaderBase
+from .._bus import BusStats, ReaderBase
 from .._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
 from .._inbox import Inbox, Item
 from ._errors import ErrorWatch, create_client, describe
+from ._health import HealthProbe
 from ._probe import Attempts, probe
-from ._settings import bootstrap_servers, consumer_settings
+from ._settings import admin_settings, bootstrap_servers, consumer_settings
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
 _CONSUME_TIMEOUT = 0.1
 _MAX_BATCH = 1000
+# How often the consumer thread updates the backlog for stats() (from cached watermarks).
+_LAG_INTERVAL = 0.25
 # How long disconnect() waits for the consumer to commit and leave its group.
 _CLOSE_TIMEOUT = 30.0
 
@@ -60,11 +63,17 @@ class KafkaReader(ReaderBase):
         # Partitions owned now; kept here because the consumer's own methods must
         # not be called from other threads while its thread is inside consume().
         self._partitions: list[int] = []
+        # Partitions a named group starts at the end of the topic, to be committed (see _on_assign).
+        self._fresh_starts: list[TopicPartition] = []
         self._assigned = threading.Event()
         self._stop = threading.Event()
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
         self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
+        # stats(): messages on the broker past what this reader fetched, measured on the consumer thread.
+        self._backlog = 0
+        self._admin: Any = None
+        self._health = HealthProbe(cfg, self._admin_client)
         try:
             self._connect(cfg)
         except BaseException:
@@ -115,6 +124,21 @@ class KafkaReader(ReaderBase):
     def unregister_cb(self) -> None:
         self._inbox.unregister()
 
+    def stats(self) -> BusStats:
+        queued = self._inbox.available()
+        return BusStats(read=self._inbox.taken, queued=queued, lag=self._backlog + queued)
+
+    def healthy(self) -> bool:
+        return self._health.check(self.status() is BusStatus.OPEN)
+
+    def _admin_client(self) -> Any:
+        # The consumer must not be called from this thread while its own is in consume().
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            self._admin = create_client(AdminClient, admin_settings(self._cfg, self._errors))
+        return self._admin
+
     def status(self) -> BusStatus:
         if self._closed or not self._thread.is_alive():
             return BusStatus.CLOSED
@@ -145,6 +169,7 @@ class KafkaReader(ReaderBase):
         consumer = self._consumer
         inbox = self._inbox
         resume_at = max(1, inbox.capacity // 2)
+        lag_at = 0.0
         while not self._stop.is_set():
             try:
                 self._store_done()
@@ -158,9 +183,16 @@ class KafkaReader(ReaderBase):
                     consumer.resume(consumer.assignment())
                     self._paused = False
                 batch = min(max(free, 1), _MAX_BATCH)
-                messages = consumer.consume(batch, _CONSUME_TIMEOUT)
+                # consume(n, timeout) waits until it has n messages or the timeout
+                # passed: wait for one only, then take what else is there already.
+                messages = consumer.consume(1, _CONSUME_TIMEOUT)
+                if messages and batch > 1:
+                    messages += consumer.consume(batch - 1, 0)
                 if messages:
                     self._take_in(messages)
+                if time.monotonic() >= lag_at:
+                    self._measure_backlog(consumer)
+                    lag_at = time.monotonic() + _LAG_INTERVAL
             except Exception:
                 if self._stop.is_set():
                     break
@@ -188,10 +220,20 @@ class KafkaReader(ReaderBase):
                 text = value.decode("utf-8") if value is not None else ""
             except UnicodeDecodeError:
                 text = decode(value, f"{self._topic}[{partition}]@{offset}")
-            items.append((text, partition, offset))
+            items.append((text, partition, offset, msg.timestamp()[1]))
             next_offsets[partition] = offset + 1
         if items:
             self._inbox.put_many(items)
+
+    def _measure_backlog(self, consumer: Any) -> None:
+        """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O)."""
+        backlog = 0
+        positions = consumer.position([TopicPartition(self._topic, p) for p in self._partitions])
+        for tp in positions:
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0 and tp.offset >= 0:
+                backlog += max(0, high - tp.offset)
+        self._backlog = backlog
 
     def _store_done(self) -> None:
         done = self._inbox.take_done()
@@ -214,7 +256,9 @@ class KafkaReader(ReaderBase):
                 "msgbus: could not position the reader on %s (%s); using the reset policy", self._topic, exc
             )
             positioned = partitions
+            self._fresh_starts = []
         consumer.assign(positioned)
+        self._commit_fresh_starts(consumer)
         self._partitions = sorted(tp.partition for tp in positioned)
         self._paused = False
         self._assigned.set()
@@ -248,8 +292,25 @@ class KafkaReader(ReaderBase):
             if start is None:
                 low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
                 start = low if self._cfg.offset_reset == "earliest" else high
+                if self._commits:
+                    self._fresh_starts.append(TopicPartition(tp.topic, tp.partition, start))
             positioned.append(TopicPartition(tp.topic, tp.partition, start))
         return positioned
+
+    def _commit_fresh_starts(self, consumer: Any) -> None:
+        """Commit where a named group starts a partition it never committed.
+
+        Without it, a partition that moves to another member (or comes back to
+        this one) in a later rebalance would start again at the end of the
+        topic *then*, skipping what was written after connect() returned.
+        """
+        fresh, self._fresh_starts = self._fresh_starts, []
+        if not fresh:
+            return
+        try:
+            consumer.commit(offsets=fresh, asynchronous=False)
+        except KafkaException as exc:
+            _log.logger().warning("msgbus: committing the start of %s: %s", self._topic, describe(exc.args[0]))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._partitions = []

@@ -109,6 +109,14 @@ def producer_settings(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
     return _finish(settings, cfg)
 
 
+def admin_settings(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
+    """For the AdminClient a reader's ``healthy()`` probes with (a consumer is not thread-safe)."""
+    settings = _common(cfg, error_cb)
+    # The user's extra settings may be consumer-only; an AdminClient would refuse
+    # or warn about them, and none of them matters to a metadata request.
+    return settings
+
+
 def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb: ErrorCallback) -> Settings:
     settings = _common(cfg, error_cb)
     settings.update(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
 from .. import _log
-from .._bus import WriterBase
+from .._bus import BusStats, WriterBase
 from .._config import BlockingMode, BusStatus, MsgBusConfig
 from .._errors import BusClosedError, DeliveryError, FlushError, InvalidMessageError
 from ._errors import ErrorWatch, create_client, describe, error_name
+from ._health import HealthProbe
 from ._probe import Attempts, probe
 from ._settings import producer_settings
 
@@ -49,6 +51,51 @@ class _Acknowledgement:
         self.done.set()
 
 
+def _encode_fast(msg: object, index: int) -> bytes:
+    if type(msg) is str:
+        try:
+            return msg.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+    try:
+        return encode(msg)
+    except InvalidMessageError as exc:
+        raise InvalidMessageError(f"message {index} of the batch: {exc} ({index} before it were written)") from None
+
+
+class _Acknowledgements:
+    """Counts the delivery reports of a batch; ``expect`` waits for all of them."""
+
+    __slots__ = ("_expected", "_lock", "delivered", "done", "failed", "first_error")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expected = -1
+        self.delivered = 0
+        self.failed = 0
+        self.first_error: Any = None
+        self.done = threading.Event()
+
+    def __call__(self, err: Any, _msg: Any) -> None:
+        # Reports may come from two threads (the poller, and a writer waiting for room).
+        with self._lock:
+            if err is None:
+                self.delivered += 1
+            else:
+                self.failed += 1
+                if self.first_error is None:
+                    self.first_error = err
+            if self.delivered + self.failed == self._expected:
+                self.done.set()
+
+    def expect(self, count: int, timeout: float) -> bool:
+        with self._lock:
+            self._expected = count
+            if self.delivered + self.failed >= count:
+                return True
+        return self.done.wait(timeout)
+
+
 class KafkaWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
@@ -59,6 +106,9 @@ class KafkaWriter(WriterBase):
         self._written = itertools.count()
         self._failed = 0
         self._failed_lock = threading.Lock()
+        # For stats(): messages the producer accepted, and Blocking writes that failed.
+        self._accepted = 0
+        self._failed_acked = 0
         self._errors = ErrorWatch(f"writer on {cfg.topic}")
         settings = producer_settings(cfg, self._errors)
         if not self._blocking:
@@ -73,6 +123,7 @@ class KafkaWriter(WriterBase):
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name=f"msgbus-writer-{cfg.topic}", daemon=True)
         self._poller.start()
+        self._health = HealthProbe(cfg, lambda: self._producer)
         _log.logger().info(
             "msgbus: %s writer connected to %s, topic %s",
             "Blocking" if self._blocking else "NonBlocking",
@@ -96,9 +147,92 @@ class KafkaWriter(WriterBase):
                 code="_MSG_TIMED_OUT",
             )
         if ack.error is not None:
+            self._count(failed=1)
             raise DeliveryError(
                 f"message to {self._topic} not delivered: {describe(ack.error)}", code=error_name(ack.error)
             )
+
+    def message_write_many(self, msgs: Iterable[str]) -> int:
+        """Write every message of ``msgs`` in order; returns how many were written.
+
+        NonBlocking: queues them all (waiting for room when the local queue is
+        full) and returns. Blocking: queues them all, then waits for every
+        acknowledgement; raises DeliveryError, saying how many were delivered,
+        if any was not.
+        """
+        self._check_open()
+        if self._blocking:
+            return self._write_many_acknowledged(msgs)
+        produce = self._producer.produce
+        topic = self._topic
+        count = 0
+        direct = 0
+        try:
+            for msg in msgs:
+                payload = _encode_fast(msg, count)
+                try:
+                    produce(topic, payload)
+                    direct += 1
+                except Exception:
+                    # Queue full, a refusal or a concurrent disconnect: the careful path handles each.
+                    self._produce(payload, None)
+                count += 1
+        finally:
+            self._count(written=direct)
+        return count
+
+    def _write_many_acknowledged(self, msgs: Iterable[str]) -> int:
+        acks = _Acknowledgements()
+        produce = self._producer.produce
+        topic = self._topic
+        count = 0
+        refused: DeliveryError | None = None
+        direct = 0
+        try:
+            for msg in msgs:
+                payload = _encode_fast(msg, count)
+                try:
+                    produce(topic, payload, on_delivery=acks)
+                    direct += 1
+                except Exception:
+                    try:
+                        self._produce(payload, acks)
+                    except DeliveryError as exc:
+                        refused = exc
+                        break
+                count += 1
+        finally:
+            # Whatever happened, wait for what was queued, so that the counts below are true.
+            done = acks.expect(count, self._cfg.write_timeout + _REPORT_GRACE)
+            self._count(written=direct, failed=acks.failed)
+        if refused is not None:
+            raise DeliveryError(
+                f"message {count} of the batch refused ({acks.delivered} before it delivered, "
+                f"{count - acks.delivered} not): {refused}",
+                code=refused.code,
+            )
+        if not done:
+            raise DeliveryError(
+                f"{acks.delivered} of {count} message(s) to {self._topic} acknowledged within "
+                f"{self._cfg.write_timeout:g} s",
+                code="_MSG_TIMED_OUT",
+            )
+        if acks.failed:
+            raise DeliveryError(
+                f"{acks.failed} of {count} message(s) to {self._topic} not delivered ({acks.delivered} delivered): "
+                f"{describe(acks.first_error)}",
+                code=error_name(acks.first_error),
+            )
+        return count
+
+    def stats(self) -> BusStats:
+        with self._failed_lock:
+            written, failed = self._accepted, self._failed + self._failed_acked
+        queued = 0 if self._closed else len(self._producer)
+        return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
+
+    def healthy(self) -> bool:
+        return self._health.check(self.status() is BusStatus.OPEN)
 
     def status(self) -> BusStatus:
         if self._closed or self._errors.fatal or not self._poller.is_alive():
@@ -131,7 +265,7 @@ class KafkaWriter(WriterBase):
 
     # -- internals -------------------------------------------------------------
 
-    def _produce(self, payload: bytes, ack: _Acknowledgement | None) -> None:
+    def _produce(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> None:
         deadline: float | None = None
         while True:
             try:
@@ -140,6 +274,7 @@ class KafkaWriter(WriterBase):
                 else:
                     self._producer.produce(self._topic, payload, on_delivery=ack)
                 next(self._written)
+                self._count(written=1)
                 return
             except BufferError:
                 # The local queue is full: wait for room, but not for ever.
@@ -163,6 +298,11 @@ class KafkaWriter(WriterBase):
                 if self._closed:
                     raise BusClosedError("the bus is disconnected") from None
                 raise
+
+    def _count(self, written: int = 0, failed: int = 0) -> None:
+        with self._failed_lock:
+            self._accepted += written
+            self._failed_acked += failed
 
     def _on_failed_delivery(self, err: Any, msg: Any) -> None:
         # NonBlocking: only failures are reported (delivery.report.only.error).

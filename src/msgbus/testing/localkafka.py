@@ -37,6 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._security import KafkaSecurity, SecurityPlan
+
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "KafkaStartupError",
@@ -382,6 +384,9 @@ class _Node:
     controller_port: int
     directory: Path
     proc: subprocess.Popen[bytes] | None = None
+    # With security=True: the SSL (mutual TLS) and SASL_SSL listeners' ports.
+    ssl_port: int = 0
+    sasl_ssl_port: int = 0
 
     @property
     def properties_file(self) -> Path:
@@ -450,6 +455,7 @@ class LocalKafka:
         jvm_flags: Sequence[str] | None = None,
         stop_timeout: float = 10.0,
         die_with_parent: bool = True,
+        security: bool = False,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
@@ -467,6 +473,11 @@ class LocalKafka:
         # the JVMs too (PR_SET_PDEATHSIG).  Caveat: the death signal follows the
         # *thread* that launched the JVM, so start from a long-lived thread.
         self.die_with_parent = die_with_parent
+        # security=True adds TLS (mutual) and SASL_SSL (SCRAM-SHA-512) listeners and ACLs
+        # (see _security.py); what clients need is in .security once started.
+        self.secure = security
+        self.security: KafkaSecurity | None = None
+        self._security_plan: SecurityPlan | None = None
         self.cluster_id: str | None = None
         self.startup_seconds: float | None = None
         self._lib: Path | None = None
@@ -547,15 +558,25 @@ class LocalKafka:
         data_dir = Path(tempfile.mkdtemp(prefix="msgbus-kafka-"))
         self._rt.data_dir = data_dir
         self.cluster_id = _new_cluster_id()
-        flat = _free_ports(2 * self.nodes)
+        flat = _free_ports((4 if self.secure else 2) * self.nodes)
         ports = [(flat[2 * i], flat[2 * i + 1]) for i in range(self.nodes)]
+        plan = SecurityPlan(data_dir / "tls") if self.secure else None
+        if plan is not None:
+            plan.make_files()
+        self._security_plan = plan
         log_config = data_dir / "log4j2.properties"
         log_config.write_text(_package_text("log4j2.properties"), encoding="utf-8")
         for node_id in range(1, self.nodes + 1):
             node_dir = data_dir / f"node-{node_id}"
             (node_dir / "data").mkdir(parents=True)
             node = _Node(node_id, ports[node_id - 1][0], ports[node_id - 1][1], node_dir)
-            props = _broker_properties(node_id, ports, str(node_dir / "data"), self.extra_broker_props)
+            extra = dict(self.extra_broker_props)
+            if plan is not None:
+                base = 2 * self.nodes + 2 * (node_id - 1)
+                node.ssl_port, node.sasl_ssl_port = flat[base], flat[base + 1]
+                extra = plan.broker_properties(node.port, node.controller_port, node.ssl_port, node.sasl_ssl_port)
+                extra.update(self.extra_broker_props)
+            props = _broker_properties(node_id, ports, str(node_dir / "data"), extra)
             node.properties_file.write_text(_render_properties(props), encoding="utf-8")
             self._rt.nodes.append(node)
         self._format_all()
@@ -566,6 +587,10 @@ class LocalKafka:
         deadline = t0 + self.startup_timeout
         self._wait_ports(self._rt.nodes, deadline)
         self._wait_metadata(deadline)
+        if plan is not None:
+            plan.create_acls(self._admin())
+            self.create_topic(plan.allowed_topic)
+            self.security = plan.info([n.ssl_port for n in self._rt.nodes], [n.sasl_ssl_port for n in self._rt.nodes])
         self.startup_seconds = time.monotonic() - t0
         logger.info(
             "Kafka %s cluster of %d node(s) ready at %s in %.2fs (data %s)",
@@ -599,6 +624,8 @@ class LocalKafka:
                 "-c",
                 str(node.properties_file),
             ]
+            if self._security_plan is not None:
+                cmd += self._security_plan.scram_format_args()
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
             if proc.returncode != 0:
                 out = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
@@ -696,6 +723,7 @@ class LocalKafka:
         """Stop every JVM (SIGTERM, SIGKILL after the stop timeout) and delete the
         data directory.  Safe to call more than once."""
         self._admin_client = None
+        self.security = None
         if not self._rt.nodes and self._rt.data_dir is None:
             return
         t0 = time.monotonic()

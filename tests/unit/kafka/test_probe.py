@@ -197,6 +197,10 @@ class FakeClient:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
         return self.metadata
 
+    def poll(self, timeout: float) -> None:
+        """probe() serves error callbacks after a failed attempt."""
+        self.polls = getattr(self, "polls", 0) + 1
+
 
 def test_probe_returns_the_metadata_once_the_broker_answers(sleeps: list[float]) -> None:
     cfg = make(connect_retries=5, connect_timeout=2.5)

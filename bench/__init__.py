@@ -1,0 +1,1 @@
+"""msgbus benchmarks: ``make bench`` (full) and ``make bench-smoke`` (a few seconds)."""

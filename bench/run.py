@@ -1,0 +1,373 @@
+"""``python -m bench [--smoke]``: every benchmark against one LocalKafka.
+
+Each comparison runs its systems interleaved (A B C A B C ...) for several
+rounds after an untimed warm-up of each; the report gives medians and ratios.
+Every measurement runs in a process of its own (bench/workers.py, the Go
+program, Kafka's Java tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from msgbus.testing import LocalKafka
+
+from . import report, tools
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: Full JIT for the broker (LocalKafka's default stops at C1 for a fast start).
+PERF_JVM_FLAGS = ("-XX:+UseSerialGC", "-Xss512k", "-Djava.awt.headless=true")
+_WORKER_TIMEOUT = 600
+
+Measure = Callable[[int], dict[str, Any]]
+
+
+@dataclass
+class Sizes:
+    rounds: int
+    nb: int  # NonBlocking writes of 100 B (1 KB: half)
+    blocking: int  # Blocking writes on the fast paths
+    blocking_slow: int  # on the default-settings paths (~5 ms each)
+    read: int
+    latency_seconds: float
+    memory: int
+    warmup_divisor: int
+
+
+FULL = Sizes(
+    rounds=5,
+    nb=200_000,
+    blocking=2_000,
+    blocking_slow=300,
+    read=300_000,
+    latency_seconds=3.0,
+    memory=1_000_000,
+    warmup_divisor=10,
+)
+SMOKE = Sizes(
+    rounds=1,
+    nb=2_000,
+    blocking=50,
+    blocking_slow=10,
+    read=2_000,
+    latency_seconds=0.3,
+    memory=10_000,
+    warmup_divisor=0,
+)
+
+
+@dataclass
+class Group:
+    """One comparison: systems measured interleaved, round after round."""
+
+    name: str
+    title: str
+    unit: str
+    systems: dict[str, Measure] = field(default_factory=dict)
+    rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def worker(kind: str, system: str, **args: Any) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.workers", kind, system, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=_WORKER_TIMEOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} {system} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def latency_pair(system: str, bootstrap: str, topic: str, rate: int, n: int) -> dict[str, Any]:
+    """A reader process (callback) and a writer process at ``rate`` msg/s."""
+    cwd = Path(__file__).resolve().parent.parent
+    args = json.dumps({"bootstrap": bootstrap, "topic": topic, "n": n, "rate": rate})
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "bench.workers", "latency_reader", system, args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+    try:
+        assert reader.stdout is not None
+        line = reader.stdout.readline()
+        if line.strip() != "READY":
+            raise RuntimeError(
+                f"latency reader {system} did not start: {line}{reader.stderr.read() if reader.stderr else ''}"
+            )
+        worker("latency_writer", system, bootstrap=bootstrap, topic=topic, n=n, rate=rate)
+        out, err = reader.communicate(timeout=_WORKER_TIMEOUT)
+        if reader.returncode != 0:
+            raise RuntimeError(f"latency reader {system} failed: {err[-3000:]}")
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def run_group(group: Group, sizes: Sizes, log: Callable[[str], None]) -> None:
+    systems = dict(group.systems)
+    if sizes.warmup_divisor:
+        for name, measure in list(systems.items()):
+            try:
+                measure(sizes.warmup_divisor)
+            except tools.ToolMissing as exc:
+                group.skipped[name] = str(exc)
+                del systems[name]
+    for round_no in range(sizes.rounds):
+        for name, measure in systems.items():
+            if name in group.skipped:
+                continue
+            try:
+                result = measure(1)
+            except tools.ToolMissing as exc:
+                group.skipped[name] = str(exc)
+                continue
+            group.rounds.setdefault(name, []).append(result)
+            shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+            log(f"  {group.name} round {round_no + 1} {name}: {shown}")
+
+
+def _prefill(bootstrap: str, topic: str, n: int, size: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
+    data = b"r" * size
+    for _ in range(n):
+        while True:
+            try:
+                producer.produce(topic, data)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    if producer.flush(300) != 0:
+        raise RuntimeError("prefill did not complete")
+
+
+def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
+    bootstrap = kafka.bootstrap_servers
+
+    # Tools that may be missing here: each system reports itself skipped instead of failing the run.
+    go_state: dict[str, Any] = {}
+    tools_state: dict[str, Any] = {}
+
+    def go(mode: str, topic: str, **flags: Any) -> dict[str, Any]:
+        if "binary" not in go_state:
+            try:
+                go_state["binary"] = tools.go_binary()
+            except tools.ToolMissing as exc:
+                go_state["binary"] = exc
+        binary = go_state["binary"]
+        if isinstance(binary, Exception):
+            raise tools.ToolMissing(str(binary))
+        return tools.go_run(binary, mode, bootstrap, topic, **flags)
+
+    def java_lib() -> Path:
+        if "lib" not in tools_state:
+            try:
+                tools_state["lib"] = tools.kafka_tools_lib()
+            except tools.ToolMissing as exc:
+                tools_state["lib"] = exc
+        lib = tools_state["lib"]
+        if isinstance(lib, Exception):
+            raise tools.ToolMissing(str(lib))
+        assert isinstance(lib, Path)
+        return lib
+
+    groups: list[Group] = []
+
+    def topic(name: str) -> str:
+        kafka.create_topic(name, partitions=1)
+        return name
+
+    for size, label in ((100, "100 B"), (1024, "1 KB")):
+        n = sizes.nb if size == 100 else sizes.nb // 2
+        g = Group(f"write_nb_{size}", f"NonBlocking write, {label}", "msg/s")
+        for system in ("msgbus", "msgbus_many", "raw", "kafka_python", "aiokafka"):
+            t = topic(f"b-nb{size}-{system}")
+            g.systems[system] = lambda d, s=system, t=t, n=n, size=size: worker(  # type: ignore[misc]
+                "write_nb", s, bootstrap=bootstrap, topic=t, n=n // d, size=size
+            )
+        t = topic(f"b-nb{size}-go")
+        g.systems["go"] = lambda d, t=t, n=n, size=size: go("write-nb", t, n=n // d, size=size)  # type: ignore[misc]
+        t = topic(f"b-nb{size}-pp")
+        g.systems["producer_perf"] = lambda d, t=t, n=n, size=size: tools.producer_performance(  # type: ignore[misc]
+            java_lib(), bootstrap, t, n // d, size
+        )
+        groups.append(g)
+
+    g = Group("write_blocking", "Blocking write, 100 B, one at a time", "msg/s")
+    for system in ("msgbus", "raw_flush", "raw_default"):
+        t = topic(f"b-blk-{system}")
+        n = sizes.blocking if system != "raw_default" else sizes.blocking_slow
+        g.systems[system] = lambda d, s=system, t=t, n=n: worker(  # type: ignore[misc]
+            "write_blocking", s, bootstrap=bootstrap, topic=t, n=max(10, n // d), size=100
+        )
+    t = topic("b-blk-go")
+    g.systems["go"] = lambda d, t=t: go("write-blocking", t, n=max(10, sizes.blocking_slow // d), size=100)  # type: ignore[misc]
+    groups.append(g)
+
+    source = topic("b-read-src")
+    total = max(sizes.read, sizes.memory) + 10
+    _prefill(bootstrap, source, total, 100)
+    g = Group("read", "Read throughput, 100 B", "msg/s")
+    for system in ("msgbus_read", "msgbus_cb", "raw", "kafka_python"):
+        g.systems[system] = lambda d, s=system: worker("read", s, bootstrap=bootstrap, topic=source, n=sizes.read // d)  # type: ignore[misc]
+    g.systems["consumer_perf"] = lambda d: tools.consumer_performance(java_lib(), bootstrap, source, sizes.read // d)
+    g.systems["go"] = lambda d: go("read", source, n=sizes.read // d)
+    g.systems["go_cb"] = lambda d: go("read-cb", source, n=sizes.read // d)
+    groups.append(g)
+
+    for rate in (1000, 10000):
+        n = max(100, int(rate * sizes.latency_seconds))
+        g = Group(f"latency_{rate}", f"End-to-end latency at {rate} msg/s", "ms")
+        for system in ("msgbus", "raw"):
+            t = topic(f"b-lat{rate}-{system}")
+            g.systems[system] = lambda d, s=system, t=t, n=n, rate=rate: latency_pair(  # type: ignore[misc]
+                s, bootstrap, t, rate, max(50, n // d)
+            )
+        t = topic(f"b-lat{rate}-go")
+        g.systems["go"] = lambda d, t=t, n=n, rate=rate: go("latency", t, n=max(50, n // d), rate=rate)  # type: ignore[misc]
+        groups.append(g)
+
+    g = Group("memory", f"Peak RSS, {sizes.memory:,} messages", "MB")
+    g.systems["msgbus_reader"] = lambda d: worker(
+        "memory", "msgbus_reader", bootstrap=bootstrap, topic=source, n=sizes.memory // d
+    )
+    t = topic("b-mem-writer")
+    g.systems["msgbus_writer"] = lambda d: worker(
+        "memory", "msgbus_writer", bootstrap=bootstrap, topic=t, n=sizes.memory // d, size=100
+    )
+    groups.append(g)
+    return groups
+
+
+def versions(go_info: dict[str, str]) -> dict[str, str]:
+    import confluent_kafka
+
+    from msgbus import __version__
+
+    out: dict[str, str] = {
+        "msgbus": __version__,
+        "python": platform.python_version(),
+        "confluent-kafka": confluent_kafka.version()[0],
+        "librdkafka (Python)": confluent_kafka.libversion()[0],
+        "Apache Kafka broker": kafka_version(),
+    }
+    for module, label in (("kafka", "kafka-python"), ("aiokafka", "aiokafka")):
+        try:
+            out[label] = str(__import__(module).__version__)
+        except Exception:
+            out[label] = "not installed"
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    out["java"] = (java.stderr.splitlines() or ["?"])[0]
+    if go_info:
+        out["go"] = go_info.get("go", "?")
+        out["librdkafka (Go, confluent-kafka-go v2.11.1)"] = go_info.get("librdkafka", "?")
+    return out
+
+
+def kafka_version() -> str:
+    from msgbus.testing.localkafka import DEFAULT_KAFKA_VERSION
+
+    return DEFAULT_KAFKA_VERSION
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_gb:.0f} GB",
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: tiny sizes, one round, no targets")
+    parser.add_argument("--rounds", type=int, help="rounds per comparison (default 5; smoke 1)")
+    parser.add_argument("--only", help="comma-separated group names to run (default: all)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where results.md/json and chart.png go")
+    opts = parser.parse_args(argv)
+    if opts.smoke and opts.out == RESULTS:
+        # A smoke run must not overwrite the published figures.
+        opts.out = RESULTS / "smoke"
+    sizes = SMOKE if opts.smoke else FULL
+    if opts.rounds:
+        sizes.rounds = opts.rounds
+    started = time.monotonic()
+
+    def log(text: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {text}", flush=True)
+
+    outcome: dict[str, Any] = {}
+    # LocalKafka's die-with-parent follows the launching thread: start it from this (main) thread.
+    assert threading.current_thread() is threading.main_thread()
+    kafka = LocalKafka(jvm_flags=PERF_JVM_FLAGS, heap_mb=1024, startup_timeout=180)
+    kafka.start()
+    try:
+        log(f"broker up at {kafka.bootstrap_servers}")
+        groups = build_groups(kafka, sizes, opts.smoke)
+        if opts.only:
+            wanted = set(opts.only.split(","))
+            groups = [g for g in groups if g.name in wanted]
+        for g in groups:
+            log(f"{g.title}")
+            run_group(g, sizes, log)
+        go_info: dict[str, str] = {}
+        try:
+            go_info = tools.go_versions(tools.go_binary())
+        except tools.ToolMissing:
+            pass
+        outcome = {
+            "smoke": opts.smoke,
+            "rounds": sizes.rounds,
+            "sizes": sizes.__dict__,
+            "machine": machine(),
+            "versions": versions(go_info),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "groups": {
+                g.name: {"title": g.title, "unit": g.unit, "rounds": g.rounds, "skipped": g.skipped} for g in groups
+            },
+        }
+    finally:
+        kafka.stop()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "results.json").write_text(json.dumps(outcome, indent=1) + "\n")
+    report.write(outcome, opts.out)
+    log(f"wrote {opts.out / 'results.md'} and {opts.out / 'chart.png'}")
+    return 0

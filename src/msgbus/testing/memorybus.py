@@ -1,0 +1,79 @@
+"""``MemoryBus``: a private in-process bus (BusTechMemory) for unit tests."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from types import TracebackType
+from typing import Any
+
+from .. import _memory
+from .._bus import MsgBusIO, connect
+from .._config import BusDir, BusReader, BusWriter, MsgBusConfig, MsgBusTech
+from .._errors import MsgBusError
+
+__all__ = ["MemoryBus"]
+
+
+class MemoryBus:
+    """A fresh in-process bus: buses opened from its configs share it, and nothing else.
+
+    ::
+
+        with MemoryBus() as mem:
+            reader = mem.reader("events")
+            mem.writer("events").message_write("hello")
+            assert reader.message_read(timeout=1) == "hello"
+            assert mem.messages("events") == ["hello"]
+
+    Code under test that calls ``msgbus.connect(cfg)`` itself only needs a
+    config from :meth:`config` (``bus_tech=BusTechMemory`` and this bus's
+    private ``host``).
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        #: The private address its configs carry in ``host``.
+        self.host = name or f"memory-{uuid.uuid4().hex[:16]}"
+        self._opened: list[MsgBusIO] = []
+
+    def config(self, topic: str, direction: BusDir, **fields: Any) -> MsgBusConfig:
+        """A ``MsgBusConfig`` for this bus (other fields as given)."""
+        settings: dict[str, Any] = {"bus_tech": MsgBusTech.MEMORY, "host": self.host}
+        settings.update(fields)
+        return MsgBusConfig(topic=topic, direction=direction, **settings)
+
+    def connect(self, topic: str, direction: BusDir, **fields: Any) -> MsgBusIO:
+        """Open a bus on it; :meth:`close` disconnects every bus opened here."""
+        bus = connect(self.config(topic, direction, **fields))
+        self._opened.append(bus)
+        return bus
+
+    def writer(self, topic: str, **fields: Any) -> MsgBusIO:
+        """A writer on ``topic``."""
+        return self.connect(topic, BusWriter, **fields)
+
+    def reader(self, topic: str, **fields: Any) -> MsgBusIO:
+        """A reader on ``topic`` (sees what is written after it connected, as on Kafka)."""
+        return self.connect(topic, BusReader, **fields)
+
+    def messages(self, topic: str) -> list[str]:
+        """Every message written to ``topic`` so far, in order (by any writer on this bus)."""
+        return _memory.messages(_memory.address(self.config(topic, BusWriter)), topic)
+
+    def close(self) -> None:
+        """Disconnect the buses opened here and forget the topics."""
+        while self._opened:
+            with contextlib.suppress(MsgBusError):
+                self._opened.pop().disconnect()
+        _memory.forget(_memory.address(self.config("t", BusWriter)))
+
+    def __enter__(self) -> MemoryBus:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,301 @@
+"""The observable semantics every bus technology shares (see the README's list of differences)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+import msgbus
+
+from .conftest import WAIT, Env
+
+
+def read_n(bus: msgbus.MsgBusIO, count: int) -> list[str]:
+    out: list[str] = []
+    for _ in range(count):
+        msg = bus.message_read(timeout=WAIT)
+        assert msg is not None, f"only {len(out)} of {count} messages arrived"
+        out.append(msg)
+    return out
+
+
+def wait_until(predicate: object, what: str) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_reader_gets_what_is_written_after_it_connected_in_order(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    writer.message_write("before")
+    reader = env.reader(topic)
+    sent = [f"m{i}" for i in range(20)] + ["", "héllo wörld ✓"]
+    for msg in sent:
+        writer.message_write(msg)
+    assert read_n(reader, len(sent)) == sent
+    assert reader.message_read(timeout=0.2) is None
+
+
+def test_offset_reset_earliest_reads_older_messages(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    writer.message_write("old")
+    reader = env.reader(topic, offset_reset="earliest")
+    writer.message_write("new")
+    assert read_n(reader, 2) == ["old", "new"]
+
+
+def test_readers_without_a_group_each_see_every_message(env: Env, topic: str) -> None:
+    first = env.reader(topic)
+    second = env.reader(topic)
+    writer = env.writer(topic)
+    for i in range(5):
+        writer.message_write(str(i))
+    expected = [str(i) for i in range(5)]
+    assert read_n(first, 5) == expected
+    assert read_n(second, 5) == expected
+
+
+def test_readers_in_one_group_share_the_messages(env: Env, topic: str) -> None:
+    group = f"g-{uuid.uuid4().hex}"
+    members = [env.reader(topic, group_id=group), env.reader(topic, group_id=group)]
+    writer = env.writer(topic)
+    sent = [str(i) for i in range(30)]
+    for msg in sent:
+        writer.message_write(msg)
+    got: list[str] = []
+    deadline = time.monotonic() + WAIT
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        for member in members:
+            taken = member.message_read(timeout=0.05)
+            if taken is not None:
+                got.append(taken)
+    # Each message went to exactly one member.
+    assert sorted(got, key=int) == sent
+    for member in members:
+        assert member.message_read(timeout=0.3) is None
+
+
+def test_a_group_resumes_after_what_a_member_read(env: Env, topic: str) -> None:
+    group = f"g-{uuid.uuid4().hex}"
+    first = env.reader(topic, group_id=group)
+    writer = env.writer(topic)
+    for i in range(5):
+        writer.message_write(str(i))
+    assert read_n(first, 2) == ["0", "1"]
+    first.disconnect()
+    second = env.reader(topic, group_id=group)
+    assert read_n(second, 3) == ["2", "3", "4"]
+
+
+def test_nonblocking_read_returns_none_when_nothing_is_queued(env: Env, topic: str) -> None:
+    reader = env.reader(topic, blocking=msgbus.NonBlocking)
+    assert reader.message_read() is None
+    assert reader.message_available() == 0
+    writer = env.writer(topic)
+    writer.message_write("a")
+    writer.message_write("b")
+    wait_until(lambda: reader.message_available() == 2, "two queued messages")
+    assert reader.message_read() == "a"
+    assert reader.message_available() == 1
+    assert reader.message_read() == "b"
+    assert reader.message_read() is None
+
+
+def test_a_blocking_read_with_a_timeout_gives_none(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    started = time.monotonic()
+    assert reader.message_read(timeout=0.3) is None
+    assert time.monotonic() - started >= 0.29
+
+
+def test_a_nonblocking_writer_delivers_by_disconnect(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    writer = env.writer(topic, blocking=msgbus.NonBlocking)
+    for i in range(50):
+        writer.message_write(str(i))
+    writer.disconnect()
+    assert read_n(reader, 50) == [str(i) for i in range(50)]
+
+
+def test_callbacks_get_every_message_in_order_including_queued_ones(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    writer = env.writer(topic)
+    writer.message_write("queued")
+    wait_until(lambda: reader.message_available() == 1, "a queued message")
+    got: list[str] = []
+    done = threading.Event()
+
+    def collect(msg: str) -> None:
+        got.append(msg)
+        if len(got) == 4:
+            done.set()
+
+    reader.register_cb(collect)
+    with pytest.raises(msgbus.CallbackError):
+        reader.message_read(timeout=0)
+    with pytest.raises(msgbus.CallbackError):
+        reader.register_cb(collect)
+    for msg in ("a", "b", "c"):
+        writer.message_write(msg)
+    assert done.wait(WAIT)
+    assert got == ["queued", "a", "b", "c"]
+    reader.unregister_cb()
+    writer.message_write("pulled")
+    assert reader.message_read(timeout=WAIT) == "pulled"
+
+
+def test_a_raising_callback_does_not_stop_the_reader(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    got: list[str] = []
+    done = threading.Event()
+
+    def flaky(msg: str) -> None:
+        if msg == "bad":
+            raise ValueError(msg)
+        got.append(msg)
+        done.set()
+
+    reader.register_cb(flaky)
+    writer = env.writer(topic)
+    writer.message_write("bad")
+    writer.message_write("good")
+    assert done.wait(WAIT)
+    assert got == ["good"]
+
+
+def test_calls_on_a_disconnected_bus_raise(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    reader = env.reader(topic)
+    for bus in (writer, reader):
+        assert bus.status() is msgbus.StatusOpen
+        bus.disconnect()
+        bus.disconnect()  # a second call does nothing
+        assert bus.status() is msgbus.StatusClosed
+        with pytest.raises(msgbus.BusClosedError):
+            bus.message_write("x")
+        with pytest.raises(msgbus.BusClosedError):
+            bus.message_read(timeout=0)
+        with pytest.raises(msgbus.BusClosedError):
+            bus.message_available()
+        with pytest.raises(msgbus.BusClosedError):
+            bus.register_cb(print)
+        with pytest.raises(msgbus.BusClosedError):
+            bus.unregister_cb()
+
+
+def test_calls_in_the_wrong_direction_raise(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    reader = env.reader(topic)
+    assert writer.message_available() == 0
+    with pytest.raises(msgbus.DirectionError):
+        writer.message_read()
+    with pytest.raises(msgbus.DirectionError):
+        writer.register_cb(print)
+    with pytest.raises(msgbus.DirectionError):
+        writer.unregister_cb()
+    with pytest.raises(msgbus.DirectionError):
+        reader.message_write("x")
+    with pytest.raises(msgbus.DirectionError):
+        next(iter(writer))
+
+
+def test_bad_messages_raise(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    with pytest.raises(msgbus.InvalidMessageError):
+        writer.message_write(b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(msgbus.DeliveryError) as info:
+        writer.message_write("x" * 1_100_000)
+    assert info.value.code == "MSG_SIZE_TOO_LARGE"
+    writer.message_write("still usable")
+
+
+def test_a_blocked_read_ends_when_another_thread_disconnects(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    errors: list[BaseException] = []
+
+    def blocked() -> None:
+        try:
+            reader.message_read()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=blocked)
+    thread.start()
+    time.sleep(0.2)
+    reader.disconnect()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], msgbus.BusClosedError)
+
+
+def test_iteration_yields_messages_and_ends_on_disconnect(env: Env, topic: str) -> None:
+    reader = env.reader(topic, blocking=msgbus.NonBlocking)
+    writer = env.writer(topic)
+    got: list[str] = []
+
+    def loop() -> None:
+        for msg in reader:
+            got.append(msg)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    for msg in ("x", "y", "z"):
+        writer.message_write(msg)
+    wait_until(lambda: len(got) == 3, "three iterated messages")
+    reader.disconnect()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert got == ["x", "y", "z"]
+
+
+def test_the_context_manager_disconnects(env: Env, topic: str) -> None:
+    with msgbus.connect(env.config(topic, msgbus.BusWriter)) as writer:
+        writer.message_write("x")
+    assert writer.status() is msgbus.StatusClosed
+
+
+def test_stats_count_writes_and_reads(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    writer = env.writer(topic)
+    for i in range(4):
+        writer.message_write(str(i))
+    # librdkafka counts a message as queued until its delivery report has been served.
+    wait_until(lambda: writer.stats().queued == 0, "no queued writes")
+    stats = writer.stats()
+    assert isinstance(stats, msgbus.BusStats)
+    assert (stats.written, stats.delivered, stats.failed, stats.queued) == (4, 4, 0, 0)
+    assert read_n(reader, 1) == ["0"]
+    wait_until(lambda: reader.stats().queued == 3, "three queued messages")
+    stats = reader.stats()
+    assert (stats.read, stats.queued) == (1, 3)
+    wait_until(lambda: reader.stats().lag == 3, "a lag of three")
+    read_n(reader, 3)
+    wait_until(lambda: reader.stats().lag == 0, "no lag")
+    assert reader.stats().read == 4
+
+
+def test_healthy_while_open_and_not_after_disconnect(env: Env, topic: str) -> None:
+    writer = env.writer(topic)
+    reader = env.reader(topic)
+    for bus in (writer, reader):
+        assert bus.healthy()
+        bus.disconnect()
+        assert not bus.healthy()
+
+
+def test_read_item_gives_the_metadata(env: Env, topic: str) -> None:
+    reader = env.reader(topic)
+    writer = env.writer(topic)
+    before = time.time() * 1000
+    writer.message_write("a")
+    writer.message_write("b")
+    items = [reader._read_item(WAIT) for _ in range(2)]  # type: ignore[attr-defined]
+    assert [item[0] for item in items] == ["a", "b"]
+    assert items[0][1] == items[1][1]
+    assert items[1][2] == items[0][2] + 1
+    assert items[0][3] >= before - 5000
