@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration test demo kafka-start kafka-stop clean kcat gopeer interop
+.PHONY: help deps venv jars lint typecheck unit integration faults test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
 	@echo "make test   - install everything, then lint, type-check and run the whole suite"
+	@echo "make faults - the fault scenarios, ending with a table of lost and duplicated messages"
 	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
 
 # Java 17+ and Maven run the local broker; install them from Debian's packages if missing.
@@ -24,7 +25,7 @@ deps:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,8 +35,8 @@ jars: deps venv
 	$(PY) -c "from msgbus.testing.localkafka import ensure_jars; print('kafka jars:', ensure_jars())"
 
 lint: venv
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src tests examples bench
+	$(VENV)/bin/ruff format --check src tests examples bench
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -45,6 +46,12 @@ unit: venv
 
 integration: jars
 	$(PYTEST) tests/integration
+
+# Fault scenarios (broker restarts, a killed leader in a 3-node cluster, crashed
+# readers, hung brokers, bad input, leaks); ends with a table of what was written,
+# acknowledged, read, lost and duplicated (also in tests/faults/.results/).
+faults: jars
+	$(PYTEST) tests/faults
 
 # Interop with peers nobody here wrote: kcat (Debian's package) and the Go peer
 # (interop/gopeer, confluent-kafka-go/v2 as the Go original configures it; cgo).
@@ -75,7 +82,17 @@ interop: deps venv jars kcat gopeer
 
 test: deps venv jars lint typecheck $(TEST_INTEROP)
 	@[ -n "$(GO)" ] || echo "*** Go is not installed: SKIPPING the interop tests (tests/interop); install Go, then run 'make interop' ***"
-	$(PYTEST) tests $(TEST_IGNORE)
+	$(PYTEST) tests $(TEST_IGNORE) --ignore=tests/faults
+	$(PYTEST) tests/faults
+	$(MAKE) bench-smoke
+
+# Benchmarks (bench/): the full run writes bench/results/{results.md,chart.png};
+# the smoke run takes seconds, checks no target, and keeps the benchmarks from rotting.
+bench: deps venv jars
+	$(PY) -m bench
+
+bench-smoke: deps venv jars
+	$(PY) -m bench --smoke
 
 demo: deps venv jars
 	$(PY) examples/demo.py

@@ -71,8 +71,8 @@ def _value(group: str, system: str, key: str) -> Callable[[Outcome], float | Non
 
 def _growth(group: str, system: str) -> Callable[[Outcome], float | None]:
     def compute(outcome: Outcome) -> float | None:
-        tenth, peak = median(outcome, group, system, "tenth_mb"), median(outcome, group, system, "peak_mb")
-        return None if tenth is None or peak is None else peak - tenth
+        tenth, end = median(outcome, group, system, "tenth_mb"), median(outcome, group, system, "end_mb")
+        return None if tenth is None or end is None else end - tenth
 
     return compute
 
@@ -123,13 +123,13 @@ TARGETS = (
             "ms",
         ),
         Target(
-            "Memory: reader peak RSS growth from 10% to 100% of the messages <= 20 MB",
+            "Memory: reader RSS growth from 10% to 100% of the messages <= 20 MB",
             _growth("memory", "msgbus_reader"),
             lambda v: v <= 20,
             "MB",
         ),
         Target(
-            "Memory: NonBlocking writer peak RSS growth from 10% to 100% <= 20 MB",
+            "Memory: NonBlocking writer RSS growth from 10% to 100% <= 20 MB",
             _growth("memory", "msgbus_writer"),
             lambda v: v <= 20,
             "MB",
@@ -186,12 +186,13 @@ def markdown(outcome: Outcome) -> str:
                     f"{_fmt(median(outcome, name, system, 'messages'))} |"
                 )
         elif name == "memory":
-            lines.append("| process | after connect MB | after 10% MB | peak MB (end) |")
-            lines.append("|---|---|---|---|")
+            lines.append("| process | RSS after connect MB | RSS after 10% MB | RSS at the end MB | peak RSS MB |")
+            lines.append("|---|---|---|---|---|")
             for system in rounds:
                 lines.append(
                     f"| {LABELS.get(system, system)} | {_fmt(median(outcome, name, system, 'connected_mb'), 1)} | "
                     f"{_fmt(median(outcome, name, system, 'tenth_mb'), 1)} | "
+                    f"{_fmt(median(outcome, name, system, 'end_mb'), 1)} | "
                     f"{_fmt(median(outcome, name, system, 'peak_mb'), 1)} |"
                 )
         else:
@@ -266,9 +267,30 @@ def chart(outcome: Outcome, path: Path) -> None:
     plt.close(fig)
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+_START, _END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(table: str, readme: Path = README) -> bool:
+    """Put the latest table between the README's bench markers (a full run only)."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text()
+    start, end = text.find(_START), text.find(_END)
+    if start < 0 or end < start:
+        return False
+    # The table's own title becomes a sub-heading of the README's Performance section.
+    body = table.replace("# msgbus benchmarks", "### Latest run", 1).replace("\n## ", "\n#### ")
+    readme.write_text(text[: start + len(_START)] + "\n" + body + text[end:])
+    return True
+
+
 def write(outcome: Outcome, out: Path) -> None:
-    (out / "results.md").write_text(markdown(outcome))
+    table = markdown(outcome)
+    (out / "results.md").write_text(table)
     chart(outcome, out / "chart.png")
+    if not outcome.get("smoke") and out == Path(__file__).resolve().parent / "results":
+        update_readme(table)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ program, Kafka's Java tools).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -275,8 +276,8 @@ def versions(go_info: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {
         "msgbus": __version__,
         "python": platform.python_version(),
-        "confluent-kafka": confluent_kafka.version()[0],
-        "librdkafka (Python)": confluent_kafka.libversion()[0],
+        "confluent-kafka": str(_first(confluent_kafka.version())),
+        "librdkafka (Python)": str(_first(confluent_kafka.libversion())),
         "Apache Kafka broker": kafka_version(),
     }
     for module, label in (("kafka", "kafka-python"), ("aiokafka", "aiokafka")):
@@ -290,6 +291,10 @@ def versions(go_info: dict[str, str]) -> dict[str, str]:
         out["go"] = go_info.get("go", "?")
         out["librdkafka (Go, confluent-kafka-go v2.11.1)"] = go_info.get("librdkafka", "?")
     return out
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, tuple) else value
 
 
 def kafka_version() -> str:
@@ -349,10 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{g.title}")
             run_group(g, sizes, log)
         go_info: dict[str, str] = {}
-        try:
+        with contextlib.suppress(tools.ToolMissing):
             go_info = tools.go_versions(tools.go_binary())
-        except tools.ToolMissing:
-            pass
         outcome = {
             "smoke": opts.smoke,
             "rounds": sizes.rounds,

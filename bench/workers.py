@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 import msgbus
-from msgbus._kafka._settings import producer_settings
+from msgbus._kafka._settings import consumer_settings, producer_settings
 
 Result = dict[str, Any]
 Args = dict[str, Any]
@@ -39,6 +39,13 @@ def _percentiles(values: list[float]) -> Result:
         return values[int(q * (len(values) - 1))]
 
     return {"p50_ms": at(0.50), "p99_ms": at(0.99), "p999_ms": at(0.999)}
+
+
+def _rss_mb() -> float:
+    """The resident set size now (from /proc)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
 
 
 def _peak_rss_mb() -> float:
@@ -128,7 +135,7 @@ def write_nb(system: str, a: Args) -> Result:
 
 
 def _kafka_python_write(a: Args, n: int, data: bytes) -> float:
-    from kafka import KafkaProducer
+    from kafka import KafkaProducer  # type: ignore[attr-defined]
 
     producer = KafkaProducer(bootstrap_servers=a["bootstrap"], acks="all", linger_ms=5)
     topic = a["topic"]
@@ -252,14 +259,12 @@ def read(system: str, a: Args) -> Result:
             seconds = times[1] - times[0]
         bus.disconnect()
     elif system == "raw":
-        consumer = Consumer(
-            {
-                "bootstrap.servers": a["bootstrap"],
-                "group.id": f"bench-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
+        # The exact librdkafka settings of a msgbus reader: the ratio is msgbus's own cost.
+        cfg = _msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest")._normalized()
+        settings = consumer_settings(cfg, f"bench-{uuid.uuid4().hex}", False, lambda _err: None)
+        for key in ("logger", "error_cb"):
+            settings.pop(key, None)
+        consumer = Consumer(settings)
         consumer.subscribe([a["topic"]])
         count = 0
         start = 0.0
@@ -268,14 +273,14 @@ def read(system: str, a: Args) -> Result:
         while count < n and time.monotonic() < deadline:
             for msg in consume(num_messages=min(1000, n - count), timeout=1.0):
                 if msg.error() is None:
-                    msg.value()
+                    (msg.value() or b"").decode()  # str, as msgbus hands out
                     count += 1
                     if count == 1:
                         start = time.perf_counter()
         seconds = time.perf_counter() - start
         consumer.close()
     elif system == "kafka_python":
-        from kafka import KafkaConsumer
+        from kafka import KafkaConsumer  # type: ignore[attr-defined]
 
         kconsumer = KafkaConsumer(
             a["topic"],
@@ -285,11 +290,9 @@ def read(system: str, a: Args) -> Result:
             enable_auto_commit=False,
             consumer_timeout_ms=60000,
         )
-        count = 0
         start = 0.0
-        for kmsg in kconsumer:
-            kmsg.value  # noqa: B018 - touch the value, as the others do
-            count += 1
+        for count, kmsg in enumerate(kconsumer, 1):
+            kmsg.value.decode()
             if count == 1:
                 start = time.perf_counter()
             if count == n:
@@ -310,6 +313,8 @@ def latency_reader(system: str, a: Args) -> Result:
     finished = threading.Event()
 
     def on_message(msg: str) -> None:
+        if msg.startswith("warm-up"):
+            return
         latencies.append((time.time_ns() - int(msg)) / 1e6)
         if len(latencies) >= n:
             finished.set()
@@ -351,7 +356,7 @@ def latency_reader(system: str, a: Args) -> Result:
                 batch += consumer.consume(num_messages=999, timeout=0)
             for msg in batch:
                 if msg.error() is None:
-                    on_message(msg.value().decode())
+                    on_message((msg.value() or b"").decode())
         consumer.close()
     else:
         raise SystemExit(f"unknown system {system}")
@@ -375,6 +380,13 @@ def latency_writer(system: str, a: Args) -> Result:
 
     else:
         raise SystemExit(f"unknown system {system}")
+    # Untimed: the first write also fetches the topic's metadata.
+    for _ in range(10):
+        write("warm-up")
+    if system == "msgbus":
+        _flush_msgbus(bus)
+    else:
+        producer.flush(30)
     interval = 1.0 / rate
     start = time.perf_counter()
     for i in range(n):
@@ -393,27 +405,29 @@ def latency_writer(system: str, a: Args) -> Result:
 
 
 def memory(system: str, a: Args) -> Result:
-    """Peak RSS after connecting, after the first tenth of n, and at the end."""
+    """RSS after connecting, after the first tenth of n and at the end (before disconnect); peak RSS."""
     n = int(a["n"])
     checkpoints: Result = {}
     if system == "msgbus_reader":
         bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
-        checkpoints["connected_mb"] = _peak_rss_mb()
+        checkpoints["connected_mb"] = _rss_mb()
         for i in range(n):
             if bus.message_read(timeout=60) is None:
                 raise RuntimeError(f"only {i} of {n} arrived")
             if i + 1 == n // 10:
-                checkpoints["tenth_mb"] = _peak_rss_mb()
+                checkpoints["tenth_mb"] = _rss_mb()
+        checkpoints["end_mb"] = _rss_mb()
         bus.disconnect()
     elif system == "msgbus_writer":
         bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
-        checkpoints["connected_mb"] = _peak_rss_mb()
+        checkpoints["connected_mb"] = _rss_mb()
         text = _text(int(a["size"]))
         write = bus.message_write
         for i in range(n):
             write(text)
             if i + 1 == n // 10:
-                checkpoints["tenth_mb"] = _peak_rss_mb()
+                checkpoints["tenth_mb"] = _rss_mb()
+        checkpoints["end_mb"] = _rss_mb()
         bus.disconnect()
     else:
         raise SystemExit(f"unknown system {system}")

@@ -28,7 +28,12 @@ class Inbox:
         self.capacity = capacity
         self._name = name
         self._items: collections.deque[Item] = collections.deque()
-        self._cond = threading.Condition(threading.Lock())
+        # Hot paths take the lock itself: a Condition's own __enter__ is Python code.
+        self._lock = lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # The feeder waits on this one for room (wait_room); same lock.
+        self._room = threading.Condition(lock)
+        self._room_wanted = 0
         self._callback: CBFunc | None = None
         self._dispatcher: threading.Thread | None = None
         self._closed = False
@@ -44,9 +49,21 @@ class Inbox:
         return self.capacity - len(self._items)
 
     def put_many(self, items: list[Item]) -> None:
-        with self._cond:
+        with self._lock:
             self._items.extend(items)
             self._cond.notify_all()
+
+    def wait_room(self, wanted: int, timeout: float) -> bool:
+        """Wait until ``wanted`` entries are free; False if they were not within ``timeout`` (or closed)."""
+        with self._room:
+            self._room_wanted = wanted
+            try:
+                return (
+                    self._room.wait_for(lambda: self._closed or self.capacity - len(self._items) >= wanted, timeout)
+                    and not self._closed
+                )
+            finally:
+                self._room_wanted = 0
 
     def take_done(self) -> dict[int, int]:
         """The offsets finished since the last call: partition -> next offset."""
@@ -80,6 +97,15 @@ class Inbox:
 
     def read_item(self, timeout: float | None) -> Item | None:
         """Like :meth:`read`, with the message's partition, offset and timestamp."""
+        with self._lock:
+            # Fast path: a message is there (no clock, no loop).
+            if self._items and self._callback is None and not self._closed:
+                item = self._items.popleft()
+                if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+                    self._room.notify()
+                self._done[item[1]] = item[2] + 1
+                self.taken += 1
+                return item
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -89,6 +115,8 @@ class Inbox:
                     raise CallbackError("message_read is not allowed while a callback is registered")
                 if self._items:
                     item = self._items.popleft()
+                    if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+                        self._room.notify()
                     self._done[item[1]] = item[2] + 1
                     self.taken += 1
                     return item
@@ -126,6 +154,7 @@ class Inbox:
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            self._room.notify_all()
             self._callback = None
             self._cond.notify_all()
         dispatcher = self._dispatcher
@@ -149,6 +178,8 @@ class Inbox:
                 callback = self._callback
                 assert callback is not None
                 text, partition, offset, _ = self._items.popleft()
+                if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+                    self._room.notify()
             try:
                 callback(text)
             except BaseException:
@@ -160,7 +191,7 @@ class Inbox:
                     partition,
                     offset,
                 )
-            with self._cond:
+            with self._lock:
                 # Committed whether or not the callback raised: retrying it for ever would stop the reader.
                 self._done[partition] = offset + 1
                 self.taken += 1

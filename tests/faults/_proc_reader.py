@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
                 msg = bus.message_read()
                 assert msg is not None
                 out.write(f"{int(msg.rsplit(':', 1)[1])} {time.monotonic():.6f}\n")
-                time.sleep(0.001)
+                time.sleep(0.002)
     elif mode == "hold":
         cfg = msgbus.MsgBusConfig(
             bootstrap_servers=bootstrap,

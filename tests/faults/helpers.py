@@ -111,9 +111,11 @@ def raw_topic_seqs(bootstrap: str, topic: str, timeout: float = 60) -> list[int]
             for msg in consumer.consume(10000, 0.5):
                 if msg.error() is not None:
                     continue
-                seqs.append(seq_of(msg.value().decode("utf-8")))
-                if msg.offset() + 1 >= ends[msg.partition()]:
-                    done.add(msg.partition())
+                value, offset, partition = msg.value(), msg.offset(), msg.partition()
+                assert value is not None and offset is not None and partition is not None
+                seqs.append(seq_of(value.decode("utf-8")))
+                if offset + 1 >= ends[partition]:
+                    done.add(partition)
         return seqs
     finally:
         consumer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from integration.helpers import BusFactory
@@ -29,7 +30,7 @@ def test_leader_killed_mid_stream(
     started = time.monotonic()
     killed: int | None = None
     with BusFactory(cluster3) as buses:
-        common = {"bootstrap_servers": cluster3.bootstrap_servers, "connect_timeout": 10}
+        common: dict[str, Any] = {"bootstrap_servers": cluster3.bootstrap_servers, "connect_timeout": 10}
         reader = buses.reader(topic, **common)
         writer = buses.writer(topic, blocking, write_timeout=60, flush_timeout=60, **common)
         collector = Collector(reader)

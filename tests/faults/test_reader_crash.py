@@ -20,8 +20,8 @@ from .helpers import Figures, seq_msg
 
 N = 6000
 SCRIPT = Path(__file__).with_name("_proc_reader.py")
-# librdkafka's auto.commit.interval.ms default: stored offsets are committed this often.
-COMMIT_INTERVAL = 5.0
+# auto.commit.interval.ms (_settings.py): a reader's finished offsets are committed this often.
+COMMIT_INTERVAL = 1.0
 
 
 def _lines(path: Path) -> list[tuple[int, float]]:
@@ -72,7 +72,9 @@ def test_grouped_reader_killed_and_restarted(
     try:
         procs.append(_start(kafka, topic, group, first))
         deadline = time.monotonic() + 120
-        while len(_lines(first)) < N // 3:
+        ready_at = time.monotonic()
+        # Mid-stream, after several periodic commits.
+        while len(_lines(first)) < N // 2 or time.monotonic() - ready_at < 3 * COMMIT_INTERVAL:
             assert procs[0].poll() is None, "the reader process died by itself"
             assert time.monotonic() < deadline, "the reader process reads nothing"
             time.sleep(0.05)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -103,6 +104,21 @@ def test_stop_node_start_node() -> None:
         kafka.start_node(1)
         _produce(kafka.bootstrap_servers, "t2", b"after-kill")
         assert _consume_one(kafka.bootstrap_servers, "t2") == b"after-kill"
+
+
+def test_a_node_started_from_a_short_lived_thread_outlives_it() -> None:
+    # Linux's parent-death signal follows the thread that forked: LocalKafka must
+    # not tie a JVM's life to whichever thread happened to call start_node().
+    with LocalKafka() as kafka:
+        kafka.stop_node(1)
+        starter = threading.Thread(target=kafka.start_node, args=(1,))
+        starter.start()
+        starter.join()
+        time.sleep(2.0)
+        pid = kafka.pids[1]
+        assert pid is not None and _pid_alive(pid)
+        _produce(kafka.bootstrap_servers, "t3", b"still-up")
+        assert _consume_one(kafka.bootstrap_servers, "t3") == b"still-up"
 
 
 def test_stop_after_pause() -> None:

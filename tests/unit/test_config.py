@@ -150,7 +150,7 @@ INVALID: list[tuple[str, Any]] = [
     ("blocking", 3),
     # bus_tech
     ("bus_tech", 0),
-    ("bus_tech", 2),
+    ("bus_tech", 3),
     ("bus_tech", "kafka"),
     ("bus_tech", None),
     # connect_retries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,6 +35,10 @@ def error_name(err: Any) -> str | None:
 #: the broker answered and said no, so connect stops retrying.
 AUTH_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL"})
 
+# A dead broker makes librdkafka report the same error every few hundred
+# milliseconds; the same text is logged at WARNING at most this often.
+_REPEAT_INTERVAL = 30.0
+
 
 class ErrorWatch:
     """librdkafka's ``error_cb``: logs each client-level error and keeps the last.
@@ -49,11 +54,16 @@ class ErrorWatch:
         self.fatal: str | None = None
         #: The last authentication or TLS failure: retrying cannot fix it.
         self.auth_failure: str | None = None
+        self._logged: dict[str, float] = {}
 
     def __call__(self, err: Any) -> None:
         text = describe(err)
+        now = time.monotonic()
         with self._lock:
             self.last = text
+            repeat = now - self._logged.get(text, -_REPEAT_INTERVAL) < _REPEAT_INTERVAL
+            if not repeat:
+                self._logged[text] = now
             if error_name(err) in AUTH_ERRORS:
                 self.auth_failure = text
             try:
@@ -61,7 +71,10 @@ class ErrorWatch:
                     self.fatal = text
             except AttributeError:
                 pass
-        _log.logger().warning("msgbus: %s: %s", self._what, text)
+        if repeat:
+            _log.logger().debug("msgbus: %s: %s (again)", self._what, text)
+        else:
+            _log.logger().warning("msgbus: %s: %s", self._what, text)
 
 
 def create_client(factory: Callable[[dict[str, Any]], _Client], settings: dict[str, Any]) -> _Client:

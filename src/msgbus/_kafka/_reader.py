@@ -28,6 +28,8 @@ from ._settings import admin_settings, bootstrap_servers, consumer_settings
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
 _CONSUME_TIMEOUT = 0.1
 _MAX_BATCH = 1000
+# How long a full inbox waits for room before the reader pauses fetching.
+_FULL_WAIT = 1.0
 # How often the consumer thread updates the backlog for stats() (from cached watermarks).
 _LAG_INTERVAL = 0.25
 # How long disconnect() waits for the consumer to commit and leave its group.
@@ -133,6 +135,9 @@ class KafkaReader(ReaderBase):
 
     def _admin_client(self) -> Any:
         # The consumer must not be called from this thread while its own is in consume().
+        if self._closed:
+            # Not a new client after disconnect: nothing would free it (see _shutdown).
+            raise BusClosedError("the bus is disconnected")
         if self._admin is None:
             from confluent_kafka.admin import AdminClient
 
@@ -154,6 +159,11 @@ class KafkaReader(ReaderBase):
 
     def _shutdown(self) -> None:
         self._closed = True
+        # AdminClient has no close(): dropping the only reference destroys it (its
+        # sockets and pipes) now. The reader is in a reference cycle with its
+        # HealthProbe, so waiting for the reader to be freed means waiting for the
+        # cyclic garbage collector (1000 connect/disconnect cycles leaked fds).
+        self._admin = None
         self._inbox.close()
         self._stop.set()
         if self._thread.is_alive():
@@ -174,6 +184,10 @@ class KafkaReader(ReaderBase):
             try:
                 self._store_done()
                 free = inbox.free()
+                if free <= 0 and not self._paused and inbox.wait_room(resume_at, _FULL_WAIT):
+                    # The application made room in time: no pause, whose resume
+                    # would refetch after librdkafka's fetch.queue.backoff.ms.
+                    continue
                 if free <= 0 and not self._paused:
                     # Full: stop fetching, but keep calling consume() so that the
                     # group membership and rebalances are served.
@@ -206,6 +220,27 @@ class KafkaReader(ReaderBase):
             _log.logger().exception("msgbus: closing the reader on %s failed", self._topic)
 
     def _take_in(self, messages: list[Any]) -> None:
+        try:
+            # The usual batch, in one comprehension: no errors, every value valid UTF-8.
+            items: list[Item] = [
+                (msg.value().decode("utf-8"), msg.partition(), msg.offset(), msg.timestamp()[1])
+                for msg in messages
+                if msg.error() is None
+            ]
+        except (AttributeError, UnicodeDecodeError):
+            # A None value or invalid UTF-8 somewhere: message by message.
+            self._take_in_carefully(messages)
+            return
+        if len(items) != len(messages):
+            for msg in messages:
+                err = msg.error()
+                if err is not None:
+                    _log.logger().warning("msgbus: reader on %s: %s", self._topic, describe(err))
+        if items:
+            self._next_offsets.update({item[1]: item[2] + 1 for item in items})
+            self._inbox.put_many(items)
+
+    def _take_in_carefully(self, messages: list[Any]) -> None:
         items: list[Item] = []
         next_offsets = self._next_offsets
         for msg in messages:

@@ -130,6 +130,10 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
             # commits stored offsets in the background and on close.
             "enable.auto.commit": commits,
             "enable.auto.offset.store": False,
+            # How often they are committed: what a crashed reader's successor
+            # reads again is at most what it finished in the last second
+            # (librdkafka's default, 5 s, made that five times larger).
+            "auto.commit.interval.ms": 1000,
             # Subscribing creates the topic where the broker allows it, as writing does.
             "allow.auto.create.topics": True,
             "enable.partition.eof": False,
@@ -137,6 +141,9 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
             # queue is what holds a backlog, and it is bounded.
             "queued.max.messages.kbytes": 8192,
             "fetch.wait.max.ms": 100,
+            # With the prefetch bounded this low, librdkafka's default 1 s pause
+            # of fetching once it is full would leave a fast reader idle.
+            "fetch.queue.backoff.ms": 20,
         }
     )
     return _finish(settings, cfg)

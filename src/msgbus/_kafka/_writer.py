@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -103,7 +102,6 @@ class KafkaWriter(WriterBase):
         self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
         self._close_lock = threading.Lock()
-        self._written = itertools.count()
         self._failed = 0
         self._failed_lock = threading.Lock()
         # For stats(): messages the producer accepted, and Blocking writes that failed.
@@ -134,6 +132,18 @@ class KafkaWriter(WriterBase):
     # -- the interface -------------------------------------------------------
 
     def message_write(self, msg: str) -> None:
+        if not self._blocking and type(msg) is str and not self._closed:
+            # Fast path, the usual NonBlocking write: one produce call. Anything
+            # unusual (a full queue, a refusal, lone surrogates, a concurrent
+            # disconnect) raises before queueing: the careful path below handles it.
+            try:
+                self._producer.produce(self._topic, msg.encode())
+            except Exception:
+                pass
+            else:
+                with self._failed_lock:
+                    self._accepted += 1
+                return
         payload = encode(msg)
         self._check_open()
         if not self._blocking:
@@ -273,7 +283,6 @@ class KafkaWriter(WriterBase):
                     self._producer.produce(self._topic, payload)
                 else:
                     self._producer.produce(self._topic, payload, on_delivery=ack)
-                next(self._written)
                 self._count(written=1)
                 return
             except BufferError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import concurrent.futures
 import contextlib
 import ctypes
 import fcntl
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from ._security import KafkaSecurity, SecurityPlan
 
@@ -375,6 +377,24 @@ def _die_with_parent_preexec(parent_pid: int) -> Callable[[], None] | None:
 
 
 _PR_SET_PDEATHSIG = 1
+_T = TypeVar("_T")
+
+# Linux ties the parent-death signal to the *thread* that forked, not to the
+# process: a JVM started from a short-lived thread (a threading.Timer, a
+# worker) would be killed as soon as that thread ended. So JVMs are launched
+# from the main thread, or else from this one long-lived launcher thread.
+_launcher: concurrent.futures.ThreadPoolExecutor | None = None
+_launcher_lock = threading.Lock()
+
+
+def _on_long_lived_thread(launch: Callable[[], _T]) -> _T:
+    global _launcher
+    if threading.current_thread() is threading.main_thread():
+        return launch()
+    with _launcher_lock:
+        if _launcher is None:
+            _launcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="localkafka-launcher")
+    return _launcher.submit(launch).result()
 
 
 @dataclass
@@ -651,15 +671,18 @@ class LocalKafka:
             "kafka.Kafka",
             str(node.properties_file),
         ]
+        preexec = _die_with_parent_preexec(os.getpid()) if self.die_with_parent else None
         with open(node.stdout_file, "ab") as out:
-            node.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=node.directory,
-                start_new_session=True,
-                preexec_fn=_die_with_parent_preexec(os.getpid()) if self.die_with_parent else None,
+            node.proc = _on_long_lived_thread(
+                lambda: subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=node.directory,
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                )
             )
         logger.debug("launched node %d pid %d port %d", node.node_id, node.proc.pid, node.port)
 
