@@ -1,7 +1,7 @@
-"""``python -m bench.profile``: where a msgbus reader's time goes, next to the raw loop.
+"""``python -m bench.profile``: where msgbus's read and write time goes, next to the raw loops.
 
 Starts a LocalKafka, fills a topic, and samples the read workers with py-spy;
-writes bench/results/profile-read.txt (self time per function and per thread).
+writes bench/results/profile-read.txt and profile-write.txt (self time per function and per thread).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _summary(raw: Path, top: int = 25) -> list[str]:
 def main() -> int:
     py_spy = Path(sys.executable).with_name("py-spy")
     report: list[str] = [
-        "py-spy samples (--threads, 1000 Hz, --native off) of the read workers, reading",
+        "py-spy samples (--threads, 1000 Hz) of the read workers, reading",
         f"{N:,} 100-byte messages from a filled topic. Idle waits are not sampled.",
         "",
     ]
@@ -55,7 +55,23 @@ def main() -> int:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
             result = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
             report += [f"=== {system}: {result}", *_summary(out), ""]
-    (RESULTS / "profile-read.txt").write_text("\n".join(report) + "\n")
+        (RESULTS / "profile-read.txt").write_text("\n".join(report) + "\n")
+        report = [
+            "py-spy samples (--threads, 1000 Hz) of the NonBlocking write workers,",
+            f"writing {N:,} 100-byte messages and flushing. Idle waits are not sampled.",
+            "",
+        ]
+        kafka.create_topic("profile-write")
+        for system in ("raw", "msgbus"):
+            out = Path(tmp) / f"write-{system}.txt"
+            args = f'{{"bootstrap": "{kafka.bootstrap_servers}", "topic": "profile-write", "n": {N}, "size": 100}}'
+            cmd = [str(py_spy), "record", "-r", "1000", "--threads", "-f", "raw", "-o", str(out), "--"]
+            cmd += [sys.executable, "-m", "bench.workers", "write_nb", system, args]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+            result = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+            report += [f"=== {system}: {result}", *_summary(out), ""]
+        (RESULTS / "profile-write.txt").write_text("\n".join(report) + "\n")
+    print((RESULTS / "profile-read.txt").read_text())
     print("\n".join(report))
     return 0
 
