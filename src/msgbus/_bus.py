@@ -162,13 +162,16 @@ class ReaderBase(MsgBusIO):
     _inbox: Inbox
 
     def __iter__(self) -> Iterator[str]:
+        # A message counts as finished (and is committed) once the loop asks for
+        # the next one: a crash in the loop's body leaves it to be read again.
         while True:
             try:
-                msg = self._inbox.read(None)
+                item = self._inbox.read_item(None, finished=False)
             except BusClosedError:
                 return
-            if msg is not None:
-                yield msg
+            if item is not None:
+                yield item[0]
+                self._inbox.finish(item)
 
     def _read_item(self, timeout: float | None = None) -> Item | None:
         """``message_read`` with the message's (text, partition, offset, timestamp in ms)."""

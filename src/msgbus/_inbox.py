@@ -21,6 +21,8 @@ Item = tuple[str, int, int, int]
 
 # How long disconnect() waits for a callback that is still running.
 _CALLBACK_JOIN_TIMEOUT = 5.0
+# At most this many messages leave the queue for the callback per lock round.
+_DISPATCH_BATCH = 64
 
 
 class Inbox:
@@ -35,6 +37,9 @@ class Inbox:
         self._room = threading.Condition(lock)
         self._room_wanted = 0
         self._callback: CBFunc | None = None
+        # True while the dispatcher holds a batch taken from the front of the
+        # queue: readers wait, so that they never get a message before those.
+        self._holding = False
         self._dispatcher: threading.Thread | None = None
         self._closed = False
         # partition -> next offset to commit; filled as the application finishes messages.
@@ -87,6 +92,13 @@ class Inbox:
 
     def read(self, timeout: float | None) -> str | None:
         """The next message; ``None`` if none came within ``timeout`` (0: don't wait)."""
+        with self._lock:
+            # The usual case, inline: a message is there.
+            if self._items and self._callback is None and not (self._closed or self._room_wanted or self._holding):
+                text, partition, offset, _ = self._items.popleft()
+                self._done[partition] = offset + 1
+                self.taken += 1
+                return text
         item = self.read_item(timeout)
         return None if item is None else item[0]
 
@@ -95,15 +107,19 @@ class Inbox:
         with self._cond:
             return list(self._items)
 
-    def read_item(self, timeout: float | None) -> Item | None:
-        """Like :meth:`read`, with the message's partition, offset and timestamp."""
+    def read_item(self, timeout: float | None, finished: bool = True) -> Item | None:
+        """Like :meth:`read`, with the message's partition, offset and timestamp.
+
+        ``finished=False``: the caller reports the message finished later, with :meth:`finish`.
+        """
         with self._lock:
             # Fast path: a message is there (no clock, no loop).
-            if self._items and self._callback is None and not self._closed:
+            if self._items and self._callback is None and not (self._closed or self._holding):
                 item = self._items.popleft()
                 if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
                     self._room.notify()
-                self._done[item[1]] = item[2] + 1
+                if finished:
+                    self._done[item[1]] = item[2] + 1
                 self.taken += 1
                 return item
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -113,11 +129,12 @@ class Inbox:
                     raise BusClosedError("the bus is disconnected")
                 if self._callback is not None:
                     raise CallbackError("message_read is not allowed while a callback is registered")
-                if self._items:
+                if self._items and not self._holding:
                     item = self._items.popleft()
                     if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
                         self._room.notify()
-                    self._done[item[1]] = item[2] + 1
+                    if finished:
+                        self._done[item[1]] = item[2] + 1
                     self.taken += 1
                     return item
                 if deadline is None:
@@ -128,6 +145,13 @@ class Inbox:
                     if remaining <= 0:
                         return None
                     self._cond.wait(remaining)
+
+    def finish(self, item: Item) -> None:
+        """Report a message taken with ``read_item(..., finished=False)`` as finished."""
+        with self._lock:
+            partition, next_offset = item[1], item[2] + 1
+            if self._done.get(partition, -1) < next_offset:
+                self._done[partition] = next_offset
 
     def register(self, callback: CBFunc) -> None:
         if not callable(callback):
@@ -168,30 +192,49 @@ class Inbox:
                 )
 
     def _dispatch(self) -> None:
-        # One thread calls the callback, so messages reach it in order.
+        # One thread calls the callback, so messages reach it in order. It takes
+        # a batch per lock round (cheaper per message), and puts back whatever
+        # the callback did not get when it is unregistered midway.
+        items = self._items
         while True:
             with self._cond:
-                while not self._closed and (self._callback is None or not self._items):
+                while not self._closed and (self._callback is None or not items):
                     self._cond.wait()
                 if self._closed:
                     return
                 callback = self._callback
                 assert callback is not None
-                text, partition, offset, _ = self._items.popleft()
-                if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+                batch = [items.popleft() for _ in range(min(len(items), _DISPATCH_BATCH))]
+                self._holding = True
+                if self._room_wanted and self.capacity - len(items) >= self._room_wanted:
                     self._room.notify()
-            try:
-                callback(text)
-            except BaseException:
-                # BaseException too: a SystemExit would otherwise end this thread
-                # silently, and no callback (not even a new one) would run again.
-                _log.logger().exception(
-                    "msgbus: the callback raised on %s (partition %d, offset %d); going on",
-                    self._name,
-                    partition,
-                    offset,
-                )
+            handed = 0
+            lock = self._lock
+            for text, partition, offset, _ in batch:
+                if self._callback is not callback:
+                    break
+                try:
+                    callback(text)
+                except BaseException:
+                    # BaseException too: a SystemExit would otherwise end this thread
+                    # silently, and no callback (not even a new one) would run again.
+                    _log.logger().exception(
+                        "msgbus: the callback raised on %s (partition %d, offset %d); going on",
+                        self._name,
+                        partition,
+                        offset,
+                    )
+                # Finished whether or not the callback raised: retrying it for ever
+                # would stop the reader. Recorded at once, so a callback that hangs
+                # later in the batch does not hold back the commit of this one.
+                with lock:
+                    self._done[partition] = offset + 1
+                    self.taken += 1
+                handed += 1
             with self._lock:
-                # Committed whether or not the callback raised: retrying it for ever would stop the reader.
-                self._done[partition] = offset + 1
-                self.taken += 1
+                if handed < len(batch):
+                    # Unregistered (or closed) midway: the rest goes back to the
+                    # front, for message_read, the next callback, or remaining().
+                    items.extendleft(reversed(batch[handed:]))
+                self._holding = False
+                self._cond.notify_all()

@@ -218,8 +218,9 @@ class MemoryReader(ReaderBase):
             self._cluster.cond.notify_all()
         if self._thread is not threading.current_thread():
             self._thread.join()
-        unread = self._inbox.remaining()
+        # Closed first: that waits for the callback thread, which puts back what it held.
         self._inbox.close()
+        unread = self._inbox.remaining()
         with self._cluster.cond:
             group = self._group
             if group is not None:

@@ -168,6 +168,26 @@ def test_named_group_resumes_after_the_last_message_read(buses: BusFactory, kafk
     assert second.message_read(timeout=1.0) is None
 
 
+def test_named_group_iteration_commits_a_message_once_the_loop_asks_for_the_next(
+    buses: BusFactory, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex}"
+    sent = [f"it-{i}" for i in range(10)]
+    first = buses.reader(topic, group_id=group)
+    _write(buses, topic, sent)
+    wait_available(first, 10)
+    seen = []
+    for msg in first:
+        seen.append(msg)
+        if len(seen) == 4:
+            break  # the loop's body did not finish it-3: as if it had crashed there
+    first.disconnect()
+    assert seen == sent[:4]
+
+    second = buses.reader(topic, group_id=group)
+    assert read_n(second, 7) == sent[3:]
+
+
 def test_named_group_resumes_after_the_last_callback_that_returned(buses: BusFactory, topic: str) -> None:
     group = f"g-{uuid.uuid4().hex}"
     sent = [f"alo-cb-{i}" for i in range(20)]

@@ -431,3 +431,30 @@ def test_unregister_after_close_with_a_callback_is_bus_closed(inbox: Inbox) -> N
     inbox.close()
     with pytest.raises(BusClosedError):
         inbox.unregister()
+
+
+def test_unregister_midway_keeps_the_order_for_message_read(inbox: Inbox) -> None:
+    # The callback thread takes messages in batches; what it had not handed to
+    # the callback when unregistered must come to message_read first, in order.
+    inbox.put_many([(f"m{i}", 0, i, -1) for i in range(100)])  # more than one batch
+    got: list[str] = []
+    first_call = threading.Event()
+    release = threading.Event()
+
+    def slow(msg: str) -> None:
+        got.append(msg)
+        first_call.set()
+        release.wait(5)
+
+    inbox.register(slow)
+    assert first_call.wait(5)
+    inbox.unregister()
+    reads: list[str | None] = []
+    reader = threading.Thread(target=lambda: reads.extend(inbox.read(5) for _ in range(99)))
+    reader.start()
+    time.sleep(0.2)
+    release.set()
+    reader.join(10)
+    assert got == ["m0"]
+    assert reads == [f"m{i}" for i in range(1, 100)]
+    assert inbox.take_done() == {0: 100}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -95,6 +96,25 @@ class _Acknowledgements:
         return self.done.wait(timeout)
 
 
+class _TickCounter:
+    """A counter the hot path bumps without a lock: ``next()`` on itertools.count is atomic."""
+
+    __slots__ = ("_lock", "_reads", "_ticks", "tick")
+
+    def __init__(self) -> None:
+        self._ticks = itertools.count()
+        self.tick = self._ticks.__next__
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def value(self) -> int:
+        # Reading takes a tick too; subtract the ones reads took.
+        with self._lock:
+            ticks = next(self._ticks) - self._reads
+            self._reads += 1
+        return ticks
+
+
 class KafkaWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
@@ -106,6 +126,7 @@ class KafkaWriter(WriterBase):
         self._failed_lock = threading.Lock()
         # For stats(): messages the producer accepted, and Blocking writes that failed.
         self._accepted = 0
+        self._fast_accepted = _TickCounter()
         self._failed_acked = 0
         self._errors = ErrorWatch(f"writer on {cfg.topic}")
         settings = producer_settings(cfg, self._errors)
@@ -141,8 +162,7 @@ class KafkaWriter(WriterBase):
             except Exception:
                 pass
             else:
-                with self._failed_lock:
-                    self._accepted += 1
+                self._fast_accepted.tick()
                 return
         payload = encode(msg)
         self._check_open()
@@ -238,6 +258,7 @@ class KafkaWriter(WriterBase):
     def stats(self) -> BusStats:
         with self._failed_lock:
             written, failed = self._accepted, self._failed + self._failed_acked
+        written += self._fast_accepted.value()
         queued = 0 if self._closed else len(self._producer)
         return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
 
