@@ -168,9 +168,7 @@ def test_named_group_resumes_after_the_last_message_read(buses: BusFactory, kafk
     assert second.message_read(timeout=1.0) is None
 
 
-def test_named_group_iteration_commits_a_message_once_the_loop_asks_for_the_next(
-    buses: BusFactory, topic: str
-) -> None:
+def test_named_group_iteration_commits_a_message_once_the_loop_asks_for_the_next(buses: BusFactory, topic: str) -> None:
     group = f"g-{uuid.uuid4().hex}"
     sent = [f"it-{i}" for i in range(10)]
     first = buses.reader(topic, group_id=group)
