@@ -173,6 +173,20 @@ class ReaderBase(MsgBusIO):
                 yield item[0]
                 self._inbox.finish(item)
 
+    def message_read(self, timeout: float | None = None) -> str | None:
+        return self._inbox.read(timeout if self._blocking else 0.0)
+
+    def message_available(self) -> int:
+        if self._closed:
+            raise BusClosedError("the bus is disconnected")
+        return self._inbox.available()
+
+    def register_cb(self, cbfunc: CBFunc) -> None:
+        self._inbox.register(cbfunc)
+
+    def unregister_cb(self) -> None:
+        self._inbox.unregister()
+
     def _read_item(self, timeout: float | None = None) -> Item | None:
         """``message_read`` with the message's (text, partition, offset, timestamp in ms)."""
         return self._inbox.read_item(timeout if self._blocking else 0.0)

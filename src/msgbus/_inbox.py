@@ -115,13 +115,7 @@ class Inbox:
         with self._lock:
             # Fast path: a message is there (no clock, no loop).
             if self._items and self._callback is None and not (self._closed or self._holding):
-                item = self._items.popleft()
-                if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
-                    self._room.notify()
-                if finished:
-                    self._done[item[1]] = item[2] + 1
-                self.taken += 1
-                return item
+                return self._pop(finished)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -130,13 +124,7 @@ class Inbox:
                 if self._callback is not None:
                     raise CallbackError("message_read is not allowed while a callback is registered")
                 if self._items and not self._holding:
-                    item = self._items.popleft()
-                    if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
-                        self._room.notify()
-                    if finished:
-                        self._done[item[1]] = item[2] + 1
-                    self.taken += 1
-                    return item
+                    return self._pop(finished)
                 if deadline is None:
                     # Lock waits are interrupted by signals on POSIX: Ctrl-C ends this.
                     self._cond.wait()
@@ -145,6 +133,16 @@ class Inbox:
                     if remaining <= 0:
                         return None
                     self._cond.wait(remaining)
+
+    def _pop(self, finished: bool) -> Item:
+        """Take the front message for the application; the lock is held."""
+        item = self._items.popleft()
+        if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+            self._room.notify()
+        if finished:
+            self._done[item[1]] = item[2] + 1
+        self.taken += 1
+        return item
 
     def finish(self, item: Item) -> None:
         """Report a message taken with ``read_item(..., finished=False)`` as finished."""

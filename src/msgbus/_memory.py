@@ -19,8 +19,8 @@ import time
 
 from . import _log
 from ._bus import BusStats, ReaderBase, WriterBase
-from ._config import BlockingMode, BusDir, BusStatus, CBFunc, MsgBusConfig
-from ._errors import BusClosedError, DeliveryError, InvalidMessageError
+from ._config import BlockingMode, BusDir, BusStatus, MsgBusConfig
+from ._errors import DeliveryError, InvalidMessageError
 from ._inbox import Inbox, Item
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
@@ -181,20 +181,6 @@ class MemoryReader(ReaderBase):
         )
 
     # -- the interface -------------------------------------------------------
-
-    def message_read(self, timeout: float | None = None) -> str | None:
-        return self._inbox.read(timeout if self._blocking else 0.0)
-
-    def message_available(self) -> int:
-        if self._closed:
-            raise BusClosedError("the bus is disconnected")
-        return self._inbox.available()
-
-    def register_cb(self, cbfunc: CBFunc) -> None:
-        self._inbox.register(cbfunc)
-
-    def unregister_cb(self) -> None:
-        self._inbox.unregister()
 
     def status(self) -> BusStatus:
         return BusStatus.CLOSED if self._closed else BusStatus.OPEN

@@ -17,7 +17,7 @@ from confluent_kafka import (
 
 from .. import _log
 from .._bus import BusStats, ReaderBase
-from .._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
+from .._config import BlockingMode, BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
 from .._inbox import Inbox, Item
 from ._errors import ErrorWatch, create_client, describe
@@ -109,22 +109,6 @@ class KafkaReader(ReaderBase):
             attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
 
     # -- the interface -------------------------------------------------------
-
-    def message_read(self, timeout: float | None = None) -> str | None:
-        if not self._blocking:
-            timeout = 0.0
-        return self._inbox.read(timeout)
-
-    def message_available(self) -> int:
-        if self._closed:
-            raise BusClosedError("the bus is disconnected")
-        return self._inbox.available()
-
-    def register_cb(self, cbfunc: CBFunc) -> None:
-        self._inbox.register(cbfunc)
-
-    def unregister_cb(self) -> None:
-        self._inbox.unregister()
 
     def stats(self) -> BusStats:
         queued = self._inbox.available()
