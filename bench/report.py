@@ -229,13 +229,14 @@ def chart(outcome: Outcome, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     groups = outcome.get("groups", {})
     throughput = [n for n in ("write_nb_100", "write_nb_1024", "write_blocking", "read") if n in groups]
     latency = [n for n in ("write_blocking", "latency_1000", "latency_10000") if n in groups]
-    fig, axes = plt.subplots(
-        1, len(throughput) + len(latency), figsize=(4.2 * (len(throughput) + len(latency)), 5), squeeze=False
-    )
+    # Two rows: throughput on top, latency below, so that the system names fit.
+    columns = max(len(throughput), len(latency), 1)
+    fig, axes = plt.subplots(2, columns, figsize=(5.2 * columns, 9), squeeze=False)
     for ax, name in zip(axes[0], throughput, strict=False):
         systems = list(groups[name]["rounds"])
         values = [median(outcome, name, s, "rate") or 0.0 for s in systems]
@@ -244,9 +245,12 @@ def chart(outcome: Outcome, path: Path) -> None:
         ax.set_title(groups[name]["title"], fontsize=9)
         ax.set_xlabel("messages/s (median)")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.tick_params(axis="y", labelsize=7)
         ax.invert_yaxis()
-    for ax, name in zip(axes[0][len(throughput) :], latency, strict=False):
+    for ax in list(axes[0][len(throughput) :]) + list(axes[1][len(latency) :]):
+        ax.set_visible(False)
+    for ax, name in zip(axes[1], latency, strict=False):
         systems = list(groups[name]["rounds"])
         p50 = [median(outcome, name, s, "p50_ms") or 0.0 for s in systems]
         p99 = [median(outcome, name, s, "p99_ms") or 0.0 for s in systems]
