@@ -38,7 +38,8 @@ def test_a_users_suite_uses_the_in_process_bus(pytester: pytest.Pytester) -> Non
             msgbus.MsgBusConfig(topic=msgbus_topic, direction=msgbus.BusReader).validate()
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # A user's suite has its own settings; pytest-asyncio (a dev dependency) warns without this one.
+    result = pytester.runpytest("-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function")
     result.assert_outcomes(passed=4)
 
 
