@@ -12,7 +12,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from msgbus.testing.localkafka import DEFAULT_KAFKA_VERSION, default_cache_dir
+from msgbus.testing.localkafka import (
+    DEFAULT_KAFKA_VERSION,
+    KafkaToolingError,
+    default_cache_dir,
+    resolve_with_maven,
+)
 
 HERE = Path(__file__).resolve().parent
 _TIMEOUT = 600
@@ -29,34 +34,12 @@ def _cache_root() -> Path:
 def kafka_tools_lib() -> Path:
     """The kafka-tools jars and their dependencies, resolved with Maven once."""
     cache = _cache_root() / f"kafka-tools-{DEFAULT_KAFKA_VERSION}"
-    lib = cache / "lib"
-    marker = cache / ".resolved"
-    if marker.is_file():
-        return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ToolMissing("mvn not found")
-    cache.mkdir(parents=True, exist_ok=True)
-    pom = cache / "pom.xml"
-    shutil.copyfile(HERE / "java" / "pom.xml", pom)
-    if lib.exists():
-        shutil.rmtree(lib)
-    cmd = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(pom),
-        f"-Dkafka.version={DEFAULT_KAFKA_VERSION}",
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={lib}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-    if proc.returncode != 0 or not list(lib.glob("kafka-tools-*.jar")):
-        raise ToolMissing(f"Maven could not resolve kafka-tools: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    marker.write_text(DEFAULT_KAFKA_VERSION + "\n")
-    return lib
+    try:
+        return resolve_with_maven(
+            (HERE / "java" / "pom.xml").read_text(), cache, DEFAULT_KAFKA_VERSION, "kafka-tools-*.jar"
+        )
+    except KafkaToolingError as exc:
+        raise ToolMissing(f"Maven could not resolve kafka-tools: {exc}") from None
 
 
 def _java(lib: Path, main: str, args: list[str]) -> str:

@@ -279,9 +279,18 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
     """Return the directory holding the broker's runtime jars, resolving them
-    with Maven on first use.  Safe against concurrent callers (flock) and
-    against an interrupted earlier resolution (marker written last)."""
+    with Maven on first use."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(kafka_version)
+    return resolve_with_maven(_package_text("kafka-pom.xml"), cache, kafka_version, "kafka_2.13-*.jar")
+
+
+def resolve_with_maven(pom_text: str, cache: Path, kafka_version: str, expected_jar: str) -> Path:
+    """Copy the runtime dependencies of ``pom_text`` into ``cache/lib`` with Maven, once.
+
+    Safe against concurrent callers (flock) and against an interrupted earlier
+    resolution (marker written last). ``expected_jar`` is a glob that must
+    match in the result; raises KafkaToolingError otherwise.
+    """
     lib = cache / "lib"
     marker = cache / ".resolved"
     if marker.is_file():
@@ -293,7 +302,7 @@ def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | No
         if lib.exists():
             shutil.rmtree(lib)  # leftovers of an interrupted run
         pom = cache / "pom.xml"
-        pom.write_text(_package_text("kafka-pom.xml"), encoding="utf-8")
+        pom.write_text(pom_text, encoding="utf-8")
         cmd = [
             mvn,
             "-B",
@@ -305,14 +314,14 @@ def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | No
             "-DincludeScope=runtime",
             f"-DoutputDirectory={lib}",
         ]
-        logger.info("resolving Kafka %s jars with Maven into %s", kafka_version, lib)
+        logger.info("resolving %s (Kafka %s) with Maven into %s", expected_jar, kafka_version, lib)
         t0 = time.monotonic()
         try:
             proc = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, timeout=900, check=False)
         except subprocess.TimeoutExpired as exc:
             raise KafkaToolingError(f"`mvn` timed out resolving Kafka {kafka_version}") from exc
         output = (proc.stdout or "") + (proc.stderr or "")
-        jars = list(lib.glob("kafka_2.13-*.jar")) if lib.is_dir() else []
+        jars = list(lib.glob(expected_jar)) if lib.is_dir() else []
         if proc.returncode != 0 or not jars:
             tail = "\n".join(output.splitlines()[-30:])
             raise KafkaToolingError(
