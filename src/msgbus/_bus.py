@@ -130,6 +130,12 @@ class WriterBase(MsgBusIO):
     """Reader-only calls on a writer: errors, except message_available, which is 0."""
 
     _closed: bool
+    _blocking: bool
+
+    @property
+    def blocking(self) -> bool:
+        """True for a Blocking writer (``message_write`` waits for the acknowledgement)."""
+        return self._blocking
 
     def message_read(self, timeout: float | None = None) -> str | None:
         self._check_open()
@@ -161,6 +167,16 @@ class ReaderBase(MsgBusIO):
     _blocking: bool
     _inbox: Inbox
 
+    @property
+    def blocking(self) -> bool:
+        """True for a Blocking reader (``message_read`` waits for a message)."""
+        return self._blocking
+
+    @property
+    def inbox(self) -> Inbox:
+        """The queue this reader's messages wait in (msgbus.aio reads it without a worker thread)."""
+        return self._inbox
+
     def __iter__(self) -> Iterator[str]:
         # A message counts as finished (and is committed) once the loop asks for
         # the next one: a crash in the loop's body leaves it to be read again.
@@ -170,7 +186,13 @@ class ReaderBase(MsgBusIO):
             except BusClosedError:
                 return
             if item is not None:
-                yield item[0]
+                try:
+                    yield item[0]
+                except GeneratorExit:
+                    # The loop was left (break, or the generator closed): the message
+                    # was not finished, but its partition's commits must go on.
+                    self._inbox.release(item)
+                    raise
                 self._inbox.finish(item)
 
     def message_read(self, timeout: float | None = None) -> str | None:

@@ -10,18 +10,21 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
 from . import _bus, _config
 from ._errors import MsgBusError
-from ._log import set_logger
+from ._log import RETRY_RECORD_ATTR, set_logger
 from ._version import __version__
 
 # Messages per message_write_many call when generating a load.
 _LOAD_CHUNK = 500
 _BAR_WIDTH = 30
+# A connect still under way after this many seconds says on stderr what it waits for.
+_WAITING_AFTER = 1.0
 
 
 class _UsageError(Exception):
@@ -198,7 +201,7 @@ def _generated(count: int, size: int) -> Iterator[str]:
 
 
 def _write(args: argparse.Namespace) -> int:
-    with _bus.connect(_config_for(args, _config.BusWriter)) as bus:
+    with _connect(_config_for(args, _config.BusWriter)) as bus:
         if args.count is not None:
             progress = _Progress(args.count, args.size, sys.stderr)
             messages = _generated(args.count, args.size)
@@ -219,7 +222,7 @@ def _write(args: argparse.Namespace) -> int:
 def _read(args: argparse.Namespace) -> int:
     count = 0
     out = sys.stdout
-    with _bus.connect(_config_for(args, _config.BusReader)) as bus:
+    with _connect(_config_for(args, _config.BusReader)) as bus:
         assert isinstance(bus, _bus.ReaderBase)
         while not args.count or count < args.count:
             item = bus._read_item(args.timeout)
@@ -242,15 +245,66 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Waiting(logging.Handler):
+    """Says once, on stderr, what a connect waits for: without it the command looks hung."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self._stream = stream
+        self._said = False
+        self._say_lock = threading.Lock()
+
+    def say(self, where: str, detail: str) -> None:
+        with self._say_lock:
+            if self._said:
+                return
+            self._said = True
+        self._stream.write(f"msgbus: waiting for Kafka at {where} ({detail}); Ctrl-C stops\n")
+        self._stream.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        retry = getattr(record, RETRY_RECORD_ATTR, None)
+        if isinstance(retry, dict):
+            of = retry["retries"] or "unlimited"
+            self.say(retry["where"], f"attempt {retry['attempt']} of {of} failed: {retry['reason']}")
+
+
+_waiting: _Waiting | None = None
+
+
+def _connect(cfg: _config.MsgBusConfig) -> _bus.MsgBusIO:
+    """connect(); if that takes a while (a broker that does not answer), stderr says what it waits for."""
+    from ._kafka._settings import bootstrap_servers
+
+    timer = None
+    if _waiting is not None:
+        timer = threading.Timer(_WAITING_AFTER, _waiting.say, (bootstrap_servers(cfg), "no answer yet"))
+        timer.daemon = True
+        timer.start()
+    try:
+        return _bus.connect(cfg)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 def _quiet_logs(verbose: bool) -> None:
-    """Only the final error line by default; the library's warnings with --verbose."""
+    """By default only the final error line, and once what a connect waits for.
+
+    With --verbose, the library's warnings (retries, broker errors) too.
+    """
+    global _waiting
     logger = logging.getLogger("msgbus.cli")
     logger.propagate = False
-    if not logger.handlers:
+    for old in logger.handlers[:]:
+        logger.removeHandler(old)
+    _waiting = _Waiting(sys.stderr)
+    logger.addHandler(_waiting)
+    if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("msgbus: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if verbose else logging.CRITICAL + 1)
+    logger.setLevel(logging.WARNING)
     set_logger(logger)
 
 

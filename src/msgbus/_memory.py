@@ -111,6 +111,7 @@ class MemoryWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
         self._topic = cfg.topic
+        self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
         self._cluster = cluster(address(cfg))
         self._written = 0

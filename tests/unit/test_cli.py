@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import msgbus
@@ -85,6 +89,71 @@ def test_a_dead_broker_is_one_line_and_exit_1() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("msgbus: error: could not connect to Kafka at 127.0.0.1:1")
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_no_broker_says_what_it_waits_for_and_fails_fast() -> None:
+    where = f"127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    result = run("write", "--bootstrap", where, "--retries", "3", "--topic", "t", "x")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"msgbus: waiting for Kafka at {where} (attempt 1 of 3 failed: "), lines[0]
+    assert "Connection refused" in lines[0]
+    assert lines[1].startswith(f"msgbus: error: could not connect to Kafka at {where} after 3 attempt(s)"), lines[1]
+    # Three attempts of connect_timeout (10 s) each took 31 s: a refused connection ends an attempt.
+    assert elapsed < 10, elapsed
+
+
+def test_verbose_shows_the_retries_too() -> None:
+    where = f"127.0.0.1:{closed_port()}"
+    result = run("read", "-v", "--bootstrap", where, "--retries", "2", "--topic", "t")
+    assert result.returncode == 1
+    assert "msgbus: WARNING: msgbus: connect attempt 1 to " in result.stderr
+    assert result.stderr.count("waiting for Kafka") == 1
+
+
+def test_a_silent_broker_says_what_it_waits_for_and_ctrl_c_ends_it() -> None:
+    """A port that accepts connections and never answers: no attempt fails for connect_timeout (10 s)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        where = f"127.0.0.1:{silent.getsockname()[1]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MSGBUS_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "msgbus", "write", "--bootstrap", where, "--topic", "t", "x"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert proc.stderr is not None
+            # Bounded by the kill below if the line never comes.
+            killer = threading.Timer(TIMEOUT, proc.kill)
+            killer.start()
+            try:
+                first = proc.stderr.readline()
+            finally:
+                killer.cancel()
+            assert first.startswith(f"msgbus: waiting for Kafka at {where} (no answer yet)"), first
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(TIMEOUT) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
 
 
 def test_the_environment_names_the_broker_and_topic() -> None:

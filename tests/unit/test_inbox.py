@@ -192,22 +192,115 @@ def test_take_done_keeps_the_latest_offset_per_partition(inbox: Inbox) -> None:
     assert inbox.take_done() == {2: 13}
 
 
-# -- drop_before ----------------------------------------------------------------------
+# -- forget (a rebalance took partitions away) ---------------------------------------
 
 
-def test_drop_before_removes_only_that_partitions_lower_offsets(inbox: Inbox) -> None:
-    inbox.put_many(items(("p0o1", 0, 1), ("p1o1", 1, 1), ("p0o2", 0, 2), ("p0o3", 0, 3), ("p1o5", 1, 5)))
-    assert inbox.drop_before(0, 3) == 2
-    assert inbox.available() == 3
-    assert [inbox.read(0) for _ in range(3)] == ["p1o1", "p0o3", "p1o5"]
-    assert inbox.take_done() == {0: 4, 1: 6}
+def test_forget_drops_only_the_revoked_partitions(inbox: Inbox) -> None:
+    inbox.put_many(items(("p0o1", 0, 1), ("p1o1", 1, 1), ("p0o2", 0, 2), ("p2o3", 2, 3), ("p1o5", 1, 5)))
+    assert inbox.forget([0, 2]) == 3
+    assert inbox.available() == 2
+    assert [inbox.read(0) for _ in range(2)] == ["p1o1", "p1o5"]
+    assert inbox.take_done() == {1: 6}
 
 
-def test_drop_before_with_nothing_to_drop(inbox: Inbox) -> None:
+def test_forget_with_nothing_to_drop(inbox: Inbox) -> None:
     inbox.put_many(items(("a", 0, 5), ("b", 1, 0)))
-    assert inbox.drop_before(0, 5) == 0
-    assert inbox.drop_before(7, 100) == 0
+    assert inbox.forget([7]) == 0
+    assert inbox.forget([]) == 0
     assert [inbox.read(0), inbox.read(0)] == ["a", "b"]
+
+
+def test_the_callback_sees_new_messages_after_a_forget(inbox: Inbox) -> None:
+    # Regression (issue 9, defect 1): the dispatcher kept a reference to a queue
+    # that a rebalance replaced, and never saw a message put after it.
+    got = Collector()
+    inbox.put_many(items(("old", 0, 0), ("keep", 1, 0)))
+    inbox.forget([0])
+    inbox.register(got)
+    assert got.wait_for(1) == ["keep"]
+    inbox.put_many(items(("new", 0, 7)))
+    assert got.wait_for(2) == ["keep", "new"]
+
+
+def test_a_batch_held_by_the_callback_loses_the_forgotten_partitions(inbox: Inbox) -> None:
+    # Regression (issue 9, defect 8): messages of a revoked partition already in
+    # the dispatcher's hands were still delivered, while their new owner read them too.
+    entered = threading.Event()
+    release = threading.Event()
+    got: list[str] = []
+
+    def slow(msg: str) -> None:
+        got.append(msg)
+        if msg == "first":
+            entered.set()
+            release.wait(WAIT)
+
+    inbox.put_many(items(("first", 1, 0), ("p0a", 0, 0), ("p1b", 1, 1), ("p0b", 0, 1)))
+    inbox.register(slow)
+    assert entered.wait(WAIT)
+    inbox.forget([0])
+    release.set()
+    assert wait_until(lambda: inbox.taken == 2)
+    time.sleep(0.05)
+    assert got == ["first", "p1b"]
+    assert gather_done(inbox, {1: 2}) == {1: 2}
+
+
+def test_forget_wakes_a_feeder_waiting_for_room() -> None:
+    box = Inbox(2, name="unit")
+    try:
+        box.put_many(items(("a", 0, 0), ("b", 0, 1)))
+        result: list[bool] = []
+        waiter = threading.Thread(target=lambda: result.append(box.wait_room(2, WAIT)))
+        waiter.start()
+        time.sleep(0.05)
+        box.forget([0])
+        waiter.join(WAIT)
+        assert result == [True]
+    finally:
+        box.close()
+
+
+# -- wake-ups for readers outside the class (msgbus.aio) ------------------------------
+
+
+def test_a_waiter_is_called_once_when_a_message_comes(inbox: Inbox) -> None:
+    calls: list[int] = []
+    inbox.add_waiter(lambda: calls.append(1))
+    inbox.put_many(items(("a", 0, 0)))
+    inbox.put_many(items(("b", 0, 1)))
+    assert calls == [1]
+
+
+def test_a_removed_waiter_is_not_called(inbox: Inbox) -> None:
+    calls: list[int] = []
+
+    def waiter() -> None:
+        calls.append(1)
+
+    inbox.add_waiter(waiter)
+    inbox.remove_waiter(waiter)
+    inbox.remove_waiter(waiter)  # twice is fine
+    inbox.put_many(items(("a", 0, 0)))
+    assert calls == []
+
+
+def test_waiters_are_called_on_close_and_on_a_closed_inbox() -> None:
+    box = Inbox(4, name="unit")
+    calls: list[str] = []
+    box.add_waiter(lambda: calls.append("before"))
+    box.close()
+    box.add_waiter(lambda: calls.append("after"))
+    assert calls == ["before", "after"]
+
+
+def test_a_failing_waiter_does_not_stop_the_feeder(inbox: Inbox) -> None:
+    def broken() -> None:
+        raise RuntimeError("event loop is closed")
+
+    inbox.add_waiter(broken)
+    inbox.put_many(items(("a", 0, 0)))
+    assert inbox.read(0) == "a"
 
 
 # -- the callback ----------------------------------------------------------------------

@@ -28,6 +28,22 @@ def default_logger_after() -> Iterator[None]:
     msgbus.set_logger(None)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The proxy's throttle is process-wide: each test gets a fresh one, on a clock of its own."""
+    fake = Clock()
+    monkeypatch.setattr(_log.LOG_PROXY, "throttle", _log.Throttle(clock=fake))
+    return fake
+
+
 def custom_logger(name: str) -> tuple[logging.Logger, ListHandler]:
     logger = logging.getLogger(name)
     logger.setLevel(logging.DEBUG)
@@ -122,3 +138,108 @@ def test_library_log_lines_go_to_the_custom_logger() -> None:
     assert [(r.name, r.levelno, r.getMessage()) for r in records.records] == [
         ("unit.library", logging.ERROR, "msgbus: the callback raised on logged (partition 0, offset 0); going on")
     ]
+
+
+# -- the throttle: one line per distinct error per window, then the count of repeats --------------
+
+FAIL_FORMAT = "%s [%s] %s"
+
+
+def fail_line(port: int = 9092, after_ms: int = 0, client: int = 1) -> tuple[str, str, str]:
+    return (
+        "FAIL",
+        f"msgbus-python/0.1.0#producer-{client}",
+        f"[thrd:127.0.0.1:{port}/bootstrap]: 127.0.0.1:{port}/bootstrap: Connect to ipv4#127.0.0.1:{port} "
+        f"failed: Connection refused (after {after_ms}ms in state CONNECT)",
+    )
+
+
+def test_normalize_replaces_numbers_but_keeps_addresses() -> None:
+    text = (
+        "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed (after 12ms, 3 identical error(s) suppressed)"
+    )
+    assert _log.normalize(text) == (
+        "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed (after Nms, N identical error(s) suppressed)"
+    )
+    assert _log.normalize("ipv6#[::1]:9093 down, 1/3 brokers, lz4") == "ipv6#[::1]:9093 down, N/N brokers, lz4"
+    assert _log.normalize("Failed to resolve 'kafka-0.example:9092'") == "Failed to resolve 'kafka-0.example:9092'"
+
+
+def test_a_flood_of_librdkafka_lines_is_logged_once_per_window(clock: Clock) -> None:
+    custom, records = custom_logger("unit.flood")
+    msgbus.set_logger(custom)
+    # 20 a second for 29 s, as librdkafka does against a dead broker: the numbers differ.
+    for i in range(580):
+        _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line(after_ms=i % 7, client=1 + i % 3))
+        clock.now += 0.05
+    assert [r.getMessage() for r in records.records] == [FAIL_FORMAT % fail_line()]
+    # The window ends: the next one is logged, with the count of those left out.
+    clock.now += 1.5
+    _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line(after_ms=1))
+    assert len(records.records) == 2
+    last = records.records[-1]
+    assert last.levelno == logging.ERROR
+    assert (
+        last.getMessage() == FAIL_FORMAT % fail_line(after_ms=1) + " [579 more like this in the last 30 s, not logged]"
+    )
+
+
+def test_the_repeats_of_a_line_that_stopped_are_counted_at_the_next_line(clock: Clock) -> None:
+    custom, records = custom_logger("unit.stopped")
+    msgbus.set_logger(custom)
+    for _ in range(5):
+        _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line())
+    clock.now += 31.0
+    _log.LOG_PROXY.log(logging.ERROR, "%s [%s] %s", "FAIL", "rdkafka#producer-1", "something else")
+    messages = [(r.levelno, r.getMessage()) for r in records.records]
+    assert messages == [
+        (logging.ERROR, FAIL_FORMAT % fail_line()),
+        (logging.ERROR, "msgbus: 4 more like this in the last 30 s, not logged: " + FAIL_FORMAT % fail_line()),
+        (logging.ERROR, "FAIL [rdkafka#producer-1] something else"),
+    ]
+
+
+def test_another_broker_or_another_level_is_another_line(clock: Clock) -> None:
+    custom, records = custom_logger("unit.distinct")
+    msgbus.set_logger(custom)
+    for _ in range(3):
+        _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line(port=9092))
+        _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line(port=9093))
+        _log.LOG_PROXY.log(logging.CRITICAL, FAIL_FORMAT, *fail_line(port=9092))
+    assert len(records.records) == 3
+
+
+def test_librdkafka_warnings_are_throttled_too_and_still_passed_on_as_info(clock: Clock) -> None:
+    custom, records = custom_logger("unit.warnings")
+    msgbus.set_logger(custom)
+    for i in range(50):
+        _log.LOG_PROXY.log(logging.WARNING, "%s [%s] %s", "REQTMOUT", "rdkafka#consumer-1", f"Timed out {i} requests")
+    assert [(r.levelno, r.getMessage()) for r in records.records] == [
+        (logging.INFO, "REQTMOUT [rdkafka#consumer-1] Timed out 0 requests")
+    ]
+
+
+def test_debug_lines_are_not_throttled(clock: Clock) -> None:
+    custom, records = custom_logger("unit.debug")
+    msgbus.set_logger(custom)
+    for _ in range(10):
+        _log.LOG_PROXY.log(logging.DEBUG, "%s [%s] %s", "BROKER", "rdkafka#consumer-1", "same line")
+    assert len(records.records) == 10
+
+
+def test_the_throttle_applies_whatever_the_logging_configuration(
+    clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No handler anywhere: lines reach stderr through logging's last resort, once."""
+    msgbus.set_logger(None)
+    default = logging.getLogger("msgbus")
+    saved = (default.handlers[:], default.level, default.propagate, logging.root.handlers[:])
+    default.handlers, default.propagate = [], True
+    default.setLevel(logging.NOTSET)
+    logging.root.handlers = []
+    try:
+        for i in range(100):
+            _log.LOG_PROXY.log(logging.ERROR, FAIL_FORMAT, *fail_line(after_ms=i))
+    finally:
+        default.handlers, default.level, default.propagate, logging.root.handlers = saved
+    assert capsys.readouterr().err.count("Connection refused") == 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,9 +35,8 @@ def error_name(err: Any) -> str | None:
 #: the broker answered and said no, so connect stops retrying.
 AUTH_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL"})
 
-# A dead broker makes librdkafka report the same error every few hundred
-# milliseconds; the same text is logged at WARNING at most this often.
-_REPEAT_INTERVAL = 30.0
+#: librdkafka errors that mean a broker cannot be reached at all: refused, reset, not resolved.
+UNREACHABLE_ERRORS = frozenset({"_TRANSPORT", "_RESOLVE"})
 
 
 class ErrorWatch:
@@ -45,6 +44,8 @@ class ErrorWatch:
 
     Connect failures quote the last one, which says more ("Connection
     refused", "SASL authentication failed") than a metadata timeout does.
+    It also tells the connect attempts whether every broker is unreachable,
+    so that an attempt can end at once instead of waiting out connect_timeout.
     """
 
     def __init__(self, what: str) -> None:
@@ -54,27 +55,39 @@ class ErrorWatch:
         self.fatal: str | None = None
         #: The last authentication or TLS failure: retrying cannot fix it.
         self.auth_failure: str | None = None
-        self._logged: dict[str, float] = {}
+        #: Set once librdkafka reported that all brokers are down (_ALL_BROKERS_DOWN).
+        #: librdkafka says so once, until a broker comes up, so it stays set.
+        self.all_down = False
+        #: How many unreachable-broker errors came so far, and the last one's text.
+        self.unreachable = 0
+        self.last_unreachable: str | None = None
+        # The same error repeats every few hundred milliseconds while a broker is down.
+        self._throttle = _log.Throttle()
+
+    def unreachable_since(self, mark: int) -> bool:
+        """Whether, as far as librdkafka can tell, every broker refused again since ``unreachable`` was ``mark``."""
+        with self._lock:
+            return self.all_down and self.unreachable > mark
 
     def __call__(self, err: Any) -> None:
         text = describe(err)
-        now = time.monotonic()
+        name = error_name(err)
         with self._lock:
             self.last = text
-            repeat = now - self._logged.get(text, -_REPEAT_INTERVAL) < _REPEAT_INTERVAL
-            if not repeat:
-                self._logged[text] = now
-            if error_name(err) in AUTH_ERRORS:
+            if name in AUTH_ERRORS:
                 self.auth_failure = text
+            if name == "_ALL_BROKERS_DOWN":
+                self.all_down = True
+                self.unreachable += 1
+            elif name in UNREACHABLE_ERRORS:
+                self.unreachable += 1
+                self.last_unreachable = text
             try:
                 if err.fatal():
                     self.fatal = text
             except AttributeError:
                 pass
-        if repeat:
-            _log.logger().debug("msgbus: %s: %s (again)", self._what, text)
-        else:
-            _log.logger().warning("msgbus: %s: %s", self._what, text)
+        self._throttle.log(logging.WARNING, _log.normalize(text), "msgbus: %s: %s", self._what, text)
 
 
 def create_client(factory: Callable[[dict[str, Any]], _Client], settings: dict[str, Any]) -> _Client:

@@ -17,6 +17,11 @@ _BACKOFF_MAX = 5.0
 # Far past any sensible cap, and far from a float's range.
 _BACKOFF_MAX_DOUBLINGS = 32
 
+#: Longest single blocking call while connecting. A signal (Ctrl-C) is handled
+#: only between C calls, and a dead broker is noticed only between them: an
+#: attempt waits out connect_timeout in slices this long.
+WAIT_SLICE = 0.25
+
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -34,6 +39,10 @@ class Attempts:
         self._counter = itertools.count(1)
         self.count = 0
 
+    @property
+    def errors(self) -> ErrorWatch:
+        return self._errors
+
     def failed(self, cause: str) -> None:
         """Record a failed attempt: wait the back-off, or raise once attempts are spent."""
         self.count = next(self._counter)
@@ -50,23 +59,58 @@ class Attempts:
         if self._errors.fatal or (limit and self.count >= limit):
             raise ConnectError(f"could not connect to Kafka at {where} after {self.count} attempt(s): {cause}")
         delay = backoff(self.count)
+        retry = {"where": where, "attempt": self.count, "retries": limit, "reason": cause}
         _log.logger().warning(
-            "msgbus: connect attempt %d to %s failed (%s); retrying in %.2f s", self.count, where, cause, delay
+            "msgbus: connect attempt %d to %s failed (%s); retrying in %.2f s",
+            self.count,
+            where,
+            cause,
+            delay,
+            extra={_log.RETRY_RECORD_ATTR: retry},
         )
         time.sleep(delay)
 
 
 def probe(client: Any, cfg: MsgBusConfig, attempts: Attempts) -> Any:
-    """Fetch the topic's metadata, retrying until it answers; returns the metadata."""
+    """Fetch the topic's metadata, retrying until it answers; returns the metadata.
+
+    An attempt lasts up to ``connect_timeout``, but ends as soon as librdkafka
+    reports that every broker refused the connection or could not be resolved.
+    """
+    errors = attempts.errors
+    while True:
+        metadata, cause = _attempt(client, cfg, errors)
+        if cause is None:
+            return metadata
+        attempts.failed(cause)
+        # Errors from the back-off are old news: serve them before the next attempt judges.
+        client.poll(0)
+
+
+def _attempt(client: Any, cfg: MsgBusConfig, errors: ErrorWatch) -> tuple[Any, str | None]:
+    """One attempt: (the metadata, None), or (None, why it failed)."""
     from confluent_kafka import KafkaException
 
+    mark = errors.unreachable
+    deadline = time.monotonic() + cfg.connect_timeout
     while True:
+        wait = max(min(WAIT_SLICE, deadline - time.monotonic()), 0.001)
+        started = time.monotonic()
         try:
-            return client.list_topics(topic=cfg.topic, timeout=cfg.connect_timeout)
+            return client.list_topics(topic=cfg.topic, timeout=wait), None
         except KafkaException as exc:
-            # librdkafka hands its client errors (a failed SASL handshake, an
-            # untrusted certificate) to error_cb only from poll(): serve them now,
-            # so that the attempt sees why it failed. Before a reader subscribes,
-            # poll() returns no message; a writer has no delivery reports yet.
+            # librdkafka hands its client errors (a refused connection, a failed SASL
+            # handshake, an untrusted certificate) to error_cb only from poll():
+            # serve them now, so that the attempt sees why it failed. Before a reader
+            # subscribes, poll() returns no message; a writer has no delivery reports yet.
             client.poll(0)
-            attempts.failed(describe(exc.args[0]))
+            cause = describe(exc.args[0])
+        if time.monotonic() - started < wait / 2:
+            # It failed without waiting: the client knows why, and waiting won't change it.
+            return None, cause
+        if errors.auth_failure or errors.fatal:
+            return None, cause
+        if errors.unreachable_since(mark):
+            return None, f"no broker reachable: {errors.last_unreachable}" if errors.last_unreachable else cause
+        if time.monotonic() >= deadline:
+            return None, cause

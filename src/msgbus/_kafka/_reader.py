@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_INVALID,
     Consumer,
     KafkaError,
     KafkaException,
@@ -24,6 +24,7 @@ from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings
+from ._start import StartPositions
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
 _CONSUME_TIMEOUT = 0.1
@@ -59,16 +60,19 @@ class KafkaReader(ReaderBase):
         self._commits = bool(cfg.group_id)
         group_id = cfg.group_id or f"msgbus-{cfg.topic}-{uuid.uuid4().hex}"
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
-        # partition -> offset after the last message this reader took in.
+        # partition -> offset after the last message this reader took in (or where it
+        # was started, before any): where a private group resumes after a rebalance.
         self._next_offsets: dict[int, int] = {}
+        # partition -> where the current assignment started it: a commit below it would move the group back.
+        self._assigned_at: dict[int, int] = {}
         self._paused = False
         # Partitions owned now; kept here because the consumer's own methods must
         # not be called from other threads while its thread is inside consume().
         self._partitions: list[int] = []
-        # Partitions a named group starts at the end of the topic, to be committed (see _on_assign).
-        self._fresh_starts: list[TopicPartition] = []
+        self._admin_lock = threading.Lock()
         self._assigned = threading.Event()
         self._stop = threading.Event()
+        self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
         self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
@@ -81,6 +85,7 @@ class KafkaReader(ReaderBase):
         except BaseException:
             self._shutdown()
             raise
+        self._starts_at.connected()
         _log.logger().info(
             "msgbus: reader connected to %s, topic %s, group %s, partitions %s",
             bootstrap_servers(cfg),
@@ -93,6 +98,8 @@ class KafkaReader(ReaderBase):
         attempts = Attempts(cfg, self._errors)
         metadata = probe(self._consumer, cfg, attempts)
         topic = metadata.topics.get(cfg.topic)
+        if topic is not None and topic.error is None:
+            self._starts_at.probed_partitions = set(topic.partitions)
         if topic is not None and topic.error is not None:
             if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
@@ -102,11 +109,17 @@ class KafkaReader(ReaderBase):
         )
         self._thread.start()
         # connect() returns only once the partitions are assigned and positioned,
-        # so that every message written after it returns is read.
-        while not self._assigned.wait(cfg.connect_timeout):
+        # so that every message written after it returns is read. Waited for in
+        # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
+        from ._probe import WAIT_SLICE
+
+        deadline = time.monotonic() + cfg.connect_timeout
+        while not self._assigned.wait(WAIT_SLICE):
             if not self._thread.is_alive():
                 raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
-            attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
+            if time.monotonic() >= deadline:
+                attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
+                deadline = time.monotonic() + cfg.connect_timeout
 
     # -- the interface -------------------------------------------------------
 
@@ -119,14 +132,16 @@ class KafkaReader(ReaderBase):
 
     def _admin_client(self) -> Any:
         # The consumer must not be called from this thread while its own is in consume().
-        if self._closed:
-            # Not a new client after disconnect: nothing would free it (see _shutdown).
-            raise BusClosedError("the bus is disconnected")
-        if self._admin is None:
-            from confluent_kafka.admin import AdminClient
+        with self._admin_lock:
+            # Checked under the lock _shutdown takes: no new client once it ran, for
+            # nothing would free it.
+            if self._closed:
+                raise BusClosedError("the bus is disconnected")
+            if self._admin is None:
+                from confluent_kafka.admin import AdminClient
 
-            self._admin = create_client(AdminClient, admin_settings(self._cfg, self._errors))
-        return self._admin
+                self._admin = create_client(AdminClient, admin_settings(self._cfg, self._errors))
+            return self._admin
 
     def status(self) -> BusStatus:
         if self._closed or not self._thread.is_alive():
@@ -142,12 +157,14 @@ class KafkaReader(ReaderBase):
         _log.logger().info("msgbus: reader on %s disconnected", self._topic)
 
     def _shutdown(self) -> None:
-        self._closed = True
         # AdminClient has no close(): dropping the only reference destroys it (its
         # sockets and pipes) now. The reader is in a reference cycle with its
         # HealthProbe, so waiting for the reader to be freed means waiting for the
         # cyclic garbage collector (1000 connect/disconnect cycles leaked fds).
-        self._admin = None
+        # A healthy() in another thread may be using it: it holds its own reference.
+        with self._admin_lock:
+            self._closed = True
+            self._admin = None
         self._inbox.close()
         self._stop.set()
         if self._thread.is_alive():
@@ -183,11 +200,16 @@ class KafkaReader(ReaderBase):
                 batch = min(max(free, 1), _MAX_BATCH)
                 # consume(n, timeout) waits until it has n messages or the timeout
                 # passed: wait for one only, then take what else is there already.
+                # Each call's messages are taken in before the next call, which may
+                # run a rebalance callback: that must find them in the inbox (within
+                # one call, librdkafka itself drops what a rebalance made outdated).
                 messages = consumer.consume(1, _CONSUME_TIMEOUT)
-                if messages and batch > 1:
-                    messages += consumer.consume(batch - 1, 0)
                 if messages:
                     self._take_in(messages)
+                    if batch > 1:
+                        more = consumer.consume(batch - 1, 0)
+                        if more:
+                            self._take_in(more)
                 if time.monotonic() >= lag_at:
                     self._measure_backlog(consumer)
                     lag_at = time.monotonic() + _LAG_INTERVAL
@@ -258,7 +280,16 @@ class KafkaReader(ReaderBase):
         done = self._inbox.take_done()
         if not done or not self._commits:
             return
-        offsets = [TopicPartition(self._topic, partition, offset) for partition, offset in done.items()]
+        # A message finished after its partition was revoked (and perhaps given back)
+        # must not move the group's commit back below where this assignment started.
+        starts = self._assigned_at
+        offsets = [
+            TopicPartition(self._topic, partition, offset)
+            for partition, offset in done.items()
+            if offset >= starts.get(partition, offset)
+        ]
+        if not offsets:
+            return
         try:
             self._consumer.store_offsets(offsets=offsets)
         except KafkaException as exc:
@@ -268,17 +299,19 @@ class KafkaReader(ReaderBase):
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        try:
-            positioned = self._position(consumer, partitions)
-        except Exception as exc:
-            _log.logger().warning(
-                "msgbus: could not position the reader on %s (%s); using the reset policy", self._topic, exc
-            )
-            positioned = partitions
-            self._fresh_starts = []
+        positioned = self._starts_at.position(consumer, partitions)
         consumer.assign(positioned)
-        self._commit_fresh_starts(consumer)
+        if positioned:
+            # librdkafka keeps a partition's pause across a revoke and a new assign: one
+            # paused while the inbox was full would never fetch again (issue 9, defect 1).
+            # The loop pauses again if the inbox is still full.
+            consumer.resume(positioned)
+        self._starts_at.commit_fresh_starts(consumer)
         self._partitions = sorted(tp.partition for tp in positioned)
+        for tp in positioned:
+            if tp.offset >= 0:
+                self._assigned_at[tp.partition] = tp.offset
+                self._next_offsets.setdefault(tp.partition, tp.offset)
         self._paused = False
         self._assigned.set()
         _log.logger().info(
@@ -287,52 +320,11 @@ class KafkaReader(ReaderBase):
             {tp.partition: tp.offset for tp in positioned},
         )
 
-    def _position(self, consumer: Any, partitions: list[Any]) -> list[Any]:
-        """Explicit start offsets, so the start is fixed before connect() returns.
-
-        A partition starts at the group's commit, or past what this reader
-        already took in (whichever is further), or else at the current end.
-        """
-        timeout = self._cfg.connect_timeout
-        if self._commits:
-            committed = consumer.committed(partitions, timeout=timeout)
-        else:
-            committed = [TopicPartition(tp.topic, tp.partition, OFFSET_INVALID) for tp in partitions]
-        positioned = []
-        for tp in committed:
-            start = tp.offset if tp.offset >= 0 else None
-            seen = self._next_offsets.get(tp.partition)
-            if seen is not None and (start is None or seen > start):
-                start = seen
-            elif seen is not None and start is not None and start > seen:
-                # Another member moved this partition on while it was away from us:
-                # what we still hold of it was read there.
-                self._inbox.drop_before(tp.partition, start)
-            if start is None:
-                low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-                start = low if self._cfg.offset_reset == "earliest" else high
-                if self._commits:
-                    self._fresh_starts.append(TopicPartition(tp.topic, tp.partition, start))
-            positioned.append(TopicPartition(tp.topic, tp.partition, start))
-        return positioned
-
-    def _commit_fresh_starts(self, consumer: Any) -> None:
-        """Commit where a named group starts a partition it never committed.
-
-        Without it, a partition that moves to another member (or comes back to
-        this one) in a later rebalance would start again at the end of the
-        topic *then*, skipping what was written after connect() returned.
-        """
-        fresh, self._fresh_starts = self._fresh_starts, []
-        if not fresh:
-            return
-        try:
-            consumer.commit(offsets=fresh, asynchronous=False)
-        except KafkaException as exc:
-            _log.logger().warning("msgbus: committing the start of %s: %s", self._topic, describe(exc.args[0]))
-
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._partitions = []
+        revoked = [tp.partition for tp in partitions]
+        if self._commits:
+            self._forget(revoked)
         # Commit what the application finished, so the next owner starts there.
         self._store_done()
         if self._commits:
@@ -341,3 +333,22 @@ class KafkaReader(ReaderBase):
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError._NO_OFFSET:
                     _log.logger().warning("msgbus: commit on revoke for %s: %s", self._topic, describe(exc.args[0]))
+        for partition in revoked:
+            self._assigned_at.pop(partition, None)
+
+    def _forget(self, partitions: Collection[int]) -> None:
+        """A named group's revoked partitions: their queued, unread messages are left to the new owner.
+
+        They are not committed, so the new owner reads them from the commit;
+        handing them out here as well would only make duplicates (issue 9, defect 8).
+        """
+        dropped = self._inbox.forget(partitions)
+        for partition in partitions:
+            self._next_offsets.pop(partition, None)
+        if dropped:
+            _log.logger().info(
+                "msgbus: reader on %s left %d queued message(s) of revoked partitions %s to their new owner",
+                self._topic,
+                dropped,
+                sorted(partitions),
+            )

@@ -136,6 +136,9 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
             "auto.commit.interval.ms": 1000,
             # Subscribing creates the topic where the broker allows it, as writing does.
             "allow.auto.create.topics": True,
+            # How soon a group sees partitions added to its topic (and so reads them):
+            # librdkafka's default looks every 5 minutes.
+            "topic.metadata.refresh.interval.ms": 5000,
             "enable.partition.eof": False,
             # Bound librdkafka's prefetch (64 MB by default): the reader's own
             # queue is what holds a backlog, and it is bounded.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -96,25 +95,6 @@ class _Acknowledgements:
         return self.done.wait(timeout)
 
 
-class _TickCounter:
-    """A counter the hot path bumps without a lock: ``next()`` on itertools.count is atomic."""
-
-    __slots__ = ("_lock", "_reads", "_ticks", "tick")
-
-    def __init__(self) -> None:
-        self._ticks = itertools.count()
-        self.tick = self._ticks.__next__
-        self._reads = 0
-        self._lock = threading.Lock()
-
-    def value(self) -> int:
-        # Reading takes a tick too; subtract the ones reads took.
-        with self._lock:
-            ticks = next(self._ticks) - self._reads
-            self._reads += 1
-        return ticks
-
-
 class KafkaWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
@@ -124,9 +104,13 @@ class KafkaWriter(WriterBase):
         self._close_lock = threading.Lock()
         self._failed = 0
         self._failed_lock = threading.Lock()
-        # For stats(): messages the producer accepted, and Blocking writes that failed.
+        # Held around every produce() and around setting _closed: a write either sees
+        # the bus closed (BusClosedError) or is queued before disconnect() flushes, so
+        # that the flush covers it and FlushError counts it (issue 9, defect 6).
+        self._write_lock = threading.Lock()
+        # For stats(): messages the producer accepted (under _write_lock), and
+        # Blocking writes that failed (under _failed_lock).
         self._accepted = 0
-        self._fast_accepted = _TickCounter()
         self._failed_acked = 0
         self._errors = ErrorWatch(f"writer on {cfg.topic}")
         settings = producer_settings(cfg, self._errors)
@@ -153,17 +137,21 @@ class KafkaWriter(WriterBase):
     # -- the interface -------------------------------------------------------
 
     def message_write(self, msg: str) -> None:
-        if not self._blocking and type(msg) is str and not self._closed:
+        if not self._blocking and type(msg) is str:
             # Fast path, the usual NonBlocking write: one produce call. Anything
-            # unusual (a full queue, a refusal, lone surrogates, a concurrent
-            # disconnect) raises before queueing: the careful path below handles it.
+            # unusual (a full queue, a refusal, lone surrogates, a closed bus)
+            # raises before queueing: the careful path below handles it.
+            lock = self._write_lock
+            lock.acquire()
             try:
-                self._producer.produce(self._topic, msg.encode())
+                if not self._closed:
+                    self._producer.produce(self._topic, msg.encode())
+                    self._accepted += 1
+                    return
             except Exception:
                 pass
-            else:
-                self._fast_accepted.tick()
-                return
+            finally:
+                lock.release()
         payload = encode(msg)
         self._check_open()
         if not self._blocking:
@@ -193,38 +181,23 @@ class KafkaWriter(WriterBase):
         self._check_open()
         if self._blocking:
             return self._write_many_acknowledged(msgs)
-        produce = self._producer.produce
-        topic = self._topic
         count = 0
-        direct = 0
-        try:
-            for msg in msgs:
-                payload = _encode_fast(msg, count)
-                try:
-                    produce(topic, payload)
-                    direct += 1
-                except Exception:
-                    # Queue full, a refusal or a concurrent disconnect: the careful path handles each.
-                    self._produce(payload, None)
-                count += 1
-        finally:
-            self._count(written=direct)
+        for msg in msgs:
+            payload = _encode_fast(msg, count)
+            if not self._produce_once(payload, None):
+                # Queue full or a refusal: the careful path handles each.
+                self._produce(payload, None)
+            count += 1
         return count
 
     def _write_many_acknowledged(self, msgs: Iterable[str]) -> int:
         acks = _Acknowledgements()
-        produce = self._producer.produce
-        topic = self._topic
         count = 0
         refused: DeliveryError | None = None
-        direct = 0
         try:
             for msg in msgs:
                 payload = _encode_fast(msg, count)
-                try:
-                    produce(topic, payload, on_delivery=acks)
-                    direct += 1
-                except Exception:
+                if not self._produce_once(payload, acks):
                     try:
                         self._produce(payload, acks)
                     except DeliveryError as exc:
@@ -234,7 +207,7 @@ class KafkaWriter(WriterBase):
         finally:
             # Whatever happened, wait for what was queued, so that the counts below are true.
             done = acks.expect(count, self._cfg.write_timeout + _REPORT_GRACE)
-            self._count(written=direct, failed=acks.failed)
+            self._count(failed=acks.failed)
         if refused is not None:
             raise DeliveryError(
                 f"message {count} of the batch refused ({acks.delivered} before it delivered, "
@@ -257,8 +230,8 @@ class KafkaWriter(WriterBase):
 
     def stats(self) -> BusStats:
         with self._failed_lock:
-            written, failed = self._accepted, self._failed + self._failed_acked
-        written += self._fast_accepted.value()
+            failed = self._failed + self._failed_acked
+        written = self._accepted
         queued = 0 if self._closed else len(self._producer)
         return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
 
@@ -274,7 +247,8 @@ class KafkaWriter(WriterBase):
         with self._close_lock:
             if self._closed:
                 return
-            self._closed = True
+            with self._write_lock:
+                self._closed = True
         self._stop.set()
         self._poller.join()
         failed_before = self._failed
@@ -300,11 +274,14 @@ class KafkaWriter(WriterBase):
         deadline: float | None = None
         while True:
             try:
-                if ack is None:
-                    self._producer.produce(self._topic, payload)
-                else:
-                    self._producer.produce(self._topic, payload, on_delivery=ack)
-                self._count(written=1)
+                with self._write_lock:
+                    if self._closed:
+                        raise BusClosedError("the bus is disconnected")
+                    if ack is None:
+                        self._producer.produce(self._topic, payload)
+                    else:
+                        self._producer.produce(self._topic, payload, on_delivery=ack)
+                    self._accepted += 1
                 return
             except BufferError:
                 # The local queue is full: wait for room, but not for ever.
@@ -329,9 +306,26 @@ class KafkaWriter(WriterBase):
                     raise BusClosedError("the bus is disconnected") from None
                 raise
 
-    def _count(self, written: int = 0, failed: int = 0) -> None:
+    def _produce_once(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> bool:
+        """One produce() under the write lock; False if the careful path must handle it (full, refused)."""
+        lock = self._write_lock
+        lock.acquire()
+        try:
+            if self._closed:
+                raise BusClosedError("the bus is disconnected")
+            if ack is None:
+                self._producer.produce(self._topic, payload)
+            else:
+                self._producer.produce(self._topic, payload, on_delivery=ack)
+            self._accepted += 1
+            return True
+        except (BufferError, KafkaException):
+            return False
+        finally:
+            lock.release()
+
+    def _count(self, failed: int = 0) -> None:
         with self._failed_lock:
-            self._accepted += written
             self._failed_acked += failed
 
     def _on_failed_delivery(self, err: Any, msg: Any) -> None:

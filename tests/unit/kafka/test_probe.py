@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 import msgbus
 from msgbus import MsgBusConfig
 from msgbus._kafka._errors import ErrorWatch
-from msgbus._kafka._probe import Attempts, backoff, probe
+from msgbus._kafka._probe import WAIT_SLICE, Attempts, backoff, probe
 
 
 def make(**overrides: Any) -> MsgBusConfig:
@@ -207,7 +207,8 @@ def test_probe_returns_the_metadata_once_the_broker_answers(sleeps: list[float])
     client = FakeClient(failures=2)
     attempts = Attempts(cfg, ErrorWatch("unit"))
     assert probe(client, cfg, attempts) is client.metadata
-    assert client.calls == [("hb_events", 2.5)] * 3
+    # A failure that comes at once ends the attempt; each call waits one slice at most.
+    assert client.calls == [("hb_events", WAIT_SLICE)] * 3
     assert attempts.count == 2
     assert sleeps == [0.25, 0.5]
 
@@ -233,3 +234,159 @@ def test_probe_lets_other_errors_through(sleeps: list[float]) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         probe(Broken(), cfg, Attempts(cfg, ErrorWatch("unit")))
     assert sleeps == []
+
+
+# -- probe: an attempt ends early when no broker is reachable -----------------------------------
+
+
+class Clock:
+    """A monotonic clock the fake clients move on by the time their calls would have waited."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def all_brokers_down() -> KafkaError:
+    return KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down")
+
+
+class DeadBroker:
+    """list_topics() waits its whole timeout and fails; librdkafka meanwhile reports errors.
+
+    ``refusing``: the broker refuses connections (so error_cb hears _TRANSPORT, and once
+    _ALL_BROKERS_DOWN); otherwise it accepts them and never answers (no error at all).
+    """
+
+    def __init__(self, clock: Clock, errors: ErrorWatch, refusing: bool) -> None:
+        self.clock = clock
+        self.errors = errors
+        self.refusing = refusing
+        self.timeouts: list[float] = []
+        self._pending: list[KafkaError] = []
+        self._told_all_down = False
+
+    def list_topics(self, *, topic: str, timeout: float) -> object:
+        self.timeouts.append(timeout)
+        self.clock.now += timeout
+        if self.refusing:
+            self._pending.append(refused())
+            if not self._told_all_down:
+                # librdkafka says it once, until a broker comes up.
+                self._pending.append(all_brokers_down())
+                self._told_all_down = True
+        raise KafkaException(
+            KafkaError(KafkaError._TRANSPORT, "Failed to get metadata: Local: Broker transport failure")
+        )
+
+    def poll(self, timeout: float) -> None:
+        # error_cb runs from poll(), as with librdkafka.
+        pending, self._pending = self._pending, []
+        for err in pending:
+            self.errors(err)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(time, "monotonic", fake)
+    return fake
+
+
+def test_a_refusing_broker_ends_each_attempt_after_one_slice(sleeps: list[float], clock: Clock) -> None:
+    cfg = make(connect_retries=3, connect_timeout=10)
+    errors = ErrorWatch("unit")
+    client = DeadBroker(clock, errors, refusing=True)
+    with pytest.raises(msgbus.ConnectError) as info:
+        probe(client, cfg, Attempts(cfg, errors))
+    # Not 3 x 10 s: each attempt ends once librdkafka said every broker refused.
+    assert client.timeouts == [WAIT_SLICE] * 3
+    assert sleeps == [0.25, 0.5]
+    assert "after 3 attempt(s): no broker reachable: Connection refused (_TRANSPORT)" in str(info.value)
+
+
+def test_a_silent_broker_still_gets_the_whole_connect_timeout(sleeps: list[float], clock: Clock) -> None:
+    cfg = make(connect_retries=2, connect_timeout=2)
+    errors = ErrorWatch("unit")
+    client = DeadBroker(clock, errors, refusing=False)
+    with pytest.raises(msgbus.ConnectError, match="after 2 attempt"):
+        probe(client, cfg, Attempts(cfg, errors))
+    # Waited out in short calls (a Ctrl-C lands between them), 2 s per attempt in all.
+    assert max(client.timeouts) <= WAIT_SLICE
+    assert sum(client.timeouts) == pytest.approx(2 * 2.0, abs=0.01)
+
+
+def test_an_old_all_brokers_down_alone_does_not_end_an_attempt(sleeps: list[float], clock: Clock) -> None:
+    """_ALL_BROKERS_DOWN stays set; only a new refusal within the attempt ends it early."""
+    cfg = make(connect_retries=2, connect_timeout=2)
+    errors = ErrorWatch("unit")
+    errors(refused())
+    errors(all_brokers_down())
+    client = DeadBroker(clock, errors, refusing=False)
+    with pytest.raises(msgbus.ConnectError, match="after 2 attempt"):
+        probe(client, cfg, Attempts(cfg, errors))
+    assert sum(client.timeouts) == pytest.approx(2 * 2.0, abs=0.01)
+
+
+def test_the_first_retry_is_logged_within_a_slice(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make(connect_retries=0, connect_timeout=10)
+    errors = ErrorWatch("unit")
+    client = DeadBroker(clock, errors, refusing=True)
+    started = clock.now
+    logged_at: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def sleep(delay: float) -> None:
+        logged_at.append(clock.now - started)
+        raise Stop
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    with caplog.at_level(logging.WARNING, logger="msgbus"), pytest.raises(Stop):
+        probe(client, cfg, Attempts(cfg, errors))
+    assert logged_at == [WAIT_SLICE]
+    assert any("connect attempt 1 to kafka.example:19092 failed" in r.getMessage() for r in caplog.records)
+
+
+def test_error_watch_logs_a_repeated_error_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    errors = ErrorWatch("reader on t")
+    with caplog.at_level(logging.DEBUG, logger="msgbus"):
+        for ms in range(200):
+            errors(KafkaError(KafkaError._TRANSPORT, f"Connect to ipv4#127.0.0.1:9092 failed (after {ms}ms)"))
+    # Every one is remembered (connect failures quote it); one is logged, at no level a repeat.
+    assert errors.last == "Connect to ipv4#127.0.0.1:9092 failed (after 199ms) (_TRANSPORT)"
+    assert errors.unreachable == 200
+    assert [r.getMessage() for r in caplog.records] == [
+        "msgbus: reader on t: Connect to ipv4#127.0.0.1:9092 failed (after 0ms) (_TRANSPORT)"
+    ]
+
+
+def test_error_watch_reports_the_repeats_after_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from msgbus import _log
+
+    clock = Clock()
+    throttle = _log.Throttle
+    monkeypatch.setattr(_log, "Throttle", lambda: throttle(clock=clock))
+    errors = ErrorWatch("writer on t")
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("msgbus")
+    logger.addHandler(handler)
+    try:
+        for _ in range(10):
+            errors(all_brokers_down())
+            clock.now += 1.0
+        clock.now += 25.0
+        errors(all_brokers_down())
+    finally:
+        logger.removeHandler(handler)
+    assert messages == [
+        "msgbus: writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
+        "msgbus: writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN) [9 more like this in the last 35 s, not logged]",
+    ]

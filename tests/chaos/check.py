@@ -1,0 +1,240 @@
+"""The anomalies of a recorded history (issue 9's table), judged against the topic as it is on the broker.
+
+Rebalances cannot be seen through the public API, so what may cause one stands
+in for it: a member's connect or disconnect (plus a slack), a fault (plus a
+recovery slack) and a partition added to the topic. Only those excuse a
+duplicate in a shared group, a skip or a step back; a private reader's
+duplicate is never excused.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import itertools
+import math
+
+from .record import ACKED, ReaderRec, Recorder, WriteRec
+
+ANOMALIES = ("lost write", "duplicate", "poll skip", "non-monotonic", "stuck reader", "hung or leaked")
+#: A reader that leaves must have seen writes acknowledged this long (fault time not counted) before it left.
+MARGIN = 15.0
+#: A rebalance a member's connect/disconnect causes completes within this long of the call's return.
+MEMBER_SLACK = 3.0
+#: After a node comes back, groups may still rejoin (sessions expired, coordinator moved) for this long.
+FAULT_SLACK = 20.0
+_EXAMPLES = 5
+
+Interval = tuple[float, float]
+#: text -> (topic, partition, offset), and (topic, partition) -> offset -> text, of what is in the topics.
+Positions = dict[str, tuple[str, int, int]]
+Offsets = dict[tuple[str, int], dict[int, str]]
+
+
+@dataclasses.dataclass
+class Findings:
+    counts: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(ANOMALIES, 0))
+    examples: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {a: [] for a in ANOMALIES})
+
+    def add(self, anomaly: str, example: str, count: int = 1) -> None:
+        self.counts[anomaly] += count
+        if len(self.examples[anomaly]) < _EXAMPLES:
+            self.examples[anomaly].append(example)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def groups(rec: Recorder) -> dict[str, list[ReaderRec]]:
+    """Judged groups (a private reader is one of its own) -> members that connected."""
+    out: dict[str, list[ReaderRec]] = collections.defaultdict(list)
+    for r in rec.readers.values():
+        if r.connected is not None:
+            out[r.key].append(r)
+    return dict(out)
+
+
+def alive_at_end(rec: Recorder, r: ReaderRec) -> bool:
+    """Still connected when the drain started (so it had the drain to catch up)."""
+    return r.disc_start is None or (rec.drain_start is not None and r.disc_start >= rec.drain_start)
+
+
+def acked_by_topic(rec: Recorder) -> dict[str, list[WriteRec]]:
+    out: dict[str, list[WriteRec]] = collections.defaultdict(list)
+    for w in rec.writes.values():
+        if w.status == ACKED:
+            out[w.topic].append(w)
+    return out
+
+
+def drain_targets(rec: Recorder) -> dict[str, set[str]]:
+    """For every group with a member left for the drain: the acknowledged writes it must deliver."""
+    acked = acked_by_topic(rec)
+    targets = {}
+    for key, members in groups(rec).items():
+        if any(alive_at_end(rec, m) for m in members):
+            first = min(m.connected for m in members if m.connected is not None)
+            targets[key] = {w.text for w in acked[members[0].topic] if w.start >= first}
+    return targets
+
+
+class Checker:
+    def __init__(self, rec: Recorder, positions: Positions, offsets: Offsets, copies: collections.Counter[str]) -> None:
+        self.rec = rec
+        self.pos = positions
+        self.offsets = offsets
+        self.copies = copies
+        self.found = Findings()
+        self.groups = groups(rec)
+        self.by_reader: dict[int, list[tuple[str, float]]] = collections.defaultdict(list)
+        for rid, text, t in sorted(rec.deliveries, key=lambda d: d[2]):
+            self.by_reader[rid].append((text, t))
+        self.fault_spans = [(f.start, (f.end or math.inf)) for f in rec.faults]
+
+    def run(self) -> Findings:
+        self._in_topic()
+        for key, members in self.groups.items():
+            self._lost(key, members)
+            self._duplicates(key, members)
+        for r in self.rec.readers.values():
+            if r.connected is not None:
+                self._order(r)
+        for text in self.rec.stuck:
+            self.found.add("stuck reader", text)
+        for text in self.rec.hung + self.rec.leaked:
+            self.found.add("hung or leaked", text)
+        return self.found
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _excuses(self, key: str, members: list[ReaderRec]) -> list[Interval]:
+        """When a rebalance may have happened in this group."""
+        spans = [(a, b + FAULT_SLACK) for a, b in self.fault_spans]
+        topic = members[0].topic
+        spans += [(g.start, (g.end or math.inf) + FAULT_SLACK) for g in self.rec.grows if g.topic == topic]
+        if members[0].group:
+            for m in members:
+                spans += [(a, (b or math.inf) + MEMBER_SLACK) for a, b in m.attempts]
+                if m.disc_start is not None:
+                    spans.append((m.disc_start, (m.disc_end or math.inf) + MEMBER_SLACK))
+        return spans
+
+    @staticmethod
+    def _between(spans: list[Interval], t1: float, t2: float) -> bool:
+        return any(a < t2 and b > t1 for a, b in spans)
+
+    def _settled(self, acked_at: float, left_at: float) -> bool:
+        """Acknowledged long enough before ``left_at``, time under a fault not counted."""
+        faulted = sum(max(0.0, min(b + FAULT_SLACK, left_at) - max(a, acked_at)) for a, b in self.fault_spans)
+        return left_at - acked_at - faulted >= MARGIN
+
+    def _describe(self, text: str) -> str:
+        pos = self.pos.get(text)
+        w = self.rec.writes.get(text)
+        where = f"{pos[0]}[{pos[1]}]@{pos[2]}" if pos else "not in the topic"
+        when = f", written {self.rec.rel(w.start)}-{self.rec.rel(w.end)}" if w else ""
+        return f"{text} ({where}{when})"
+
+    def _who(self, key: str, members: list[ReaderRec]) -> str:
+        parts = [
+            f"r{m.rid} {m.kind}{' slow' if m.slow else ''} {self.rec.rel(m.connected)}-{self.rec.rel(m.disc_start)}"
+            for m in members
+        ]
+        group = f"group {members[0].group} ({members[0].offset_reset})" if members[0].group else "private"
+        return f"{key} {group}: " + ", ".join(parts)
+
+    # -- the anomalies --------------------------------------------------------------
+
+    def _in_topic(self) -> None:
+        for w in self.rec.writes.values():
+            if w.status == ACKED and w.text not in self.pos:
+                self.found.add("lost write", f"acknowledged {self._describe(w.text)} is not in the topic at all")
+        for text, n in self.copies.items():
+            if n > 1:
+                self.found.add("duplicate", f"{self._describe(text)} is in the topic {n} times", n - 1)
+
+    def _lost(self, key: str, members: list[ReaderRec]) -> None:
+        topic = members[0].topic
+        first = min(m.connected for m in members if m.connected is not None)
+        alive = any(alive_at_end(self.rec, m) for m in members)
+        left = max((m.disc_start for m in members if m.disc_start is not None), default=math.inf)
+        # A slow member may be any distance behind when it leaves; a callback member may have left unregistered.
+        slow = any(m.slow or m.kind == "callback" for m in members)
+        delivered: set[str] = set()
+        furthest: dict[int, int] = {}
+        for m in members:
+            for text, _ in self.by_reader[m.rid]:
+                delivered.add(text)
+                pos = self.pos.get(text)
+                if pos is not None and pos[0] == topic:
+                    furthest[pos[1]] = max(furthest.get(pos[1], -1), pos[2])
+        missing = []
+        for w in self.rec.writes.values():
+            if w.status != ACKED or w.topic != topic or w.start < first or w.text in delivered:
+                continue
+            pos = self.pos.get(w.text)
+            if pos is None:
+                continue  # counted once, in _in_topic
+            assert w.end is not None
+            # Alive for the drain: it must have everything. Gone: what it had time for
+            # (a slow reader may be any distance behind), and whatever it went past.
+            if alive or (not slow and self._settled(w.end, left)) or pos[2] < furthest.get(pos[1], -1):
+                missing.append(w.text)
+        if missing:
+            sample = ", ".join(self._describe(t) for t in sorted(missing, key=lambda t: self.pos[t])[:3])
+            self.found.add(
+                "lost write",
+                f"{len(missing)} never delivered to {self._who(key, members)}; e.g. {sample}",
+                len(missing),
+            )
+
+    def _duplicates(self, key: str, members: list[ReaderRec]) -> None:
+        times: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
+        for m in members:
+            for text, t in self.by_reader[m.rid]:
+                times[text].append((t, m.rid))
+        spans = self._excuses(key, members) if members[0].group else []
+        for text, seen in times.items():
+            if len(seen) <= self.copies.get(text, 1):
+                continue
+            seen.sort()
+            for (t1, r1), (t2, r2) in itertools.pairwise(seen):
+                if members[0].group and self._between(spans, t1, t2):
+                    continue
+                self.found.add(
+                    "duplicate",
+                    f"{self._describe(text)} delivered to r{r1} at {self.rec.rel(t1)} and r{r2} at "
+                    f"{self.rec.rel(t2)} in {self._who(key, members)}",
+                )
+
+    def _order(self, r: ReaderRec) -> None:
+        spans = self._excuses(r.key, self.groups[r.key])
+        mine = self.by_reader[r.rid]
+        seen = {self.pos[text][1:] for text, _ in mine if text in self.pos}
+        last: dict[int, tuple[int, float]] = {}
+        for text, t in mine:
+            pos = self.pos.get(text)
+            if pos is None or pos[0] != r.topic:
+                self.rec.note(f"r{r.rid} delivered {text!r}, which is not in its topic")
+                continue
+            _, p, o = pos
+            if p in last:
+                o1, t1 = last[p]
+                if o < o1 and not self._between(spans, t1, t):
+                    self.found.add(
+                        "non-monotonic",
+                        f"r{r.rid} ({r.kind}) went from {r.topic}[{p}]@{o1} at {self.rec.rel(t1)} back to @{o} "
+                        f"at {self.rec.rel(t)}",
+                    )
+                elif o > o1 + 1 and not self._between(spans, t1, t):
+                    here = self.offsets.get((r.topic, p), {})
+                    gap = [x for x in range(o1 + 1, o) if x in here and (p, x) not in seen]
+                    if gap:
+                        self.found.add(
+                            "poll skip",
+                            f"r{r.rid} ({r.kind}{', slow' if r.slow else ''}) went from {r.topic}[{p}]@{o1} at "
+                            f"{self.rec.rel(t1)} to @{o} at {self.rec.rel(t)}, never delivering {len(gap)} "
+                            f"message(s) between (e.g. @{gap[0]})",
+                        )
+            last[p] = (o, t)

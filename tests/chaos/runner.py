@@ -1,0 +1,180 @@
+"""One run: start a cluster, play the plan, stop, drain, disconnect, read the topics back, check."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from msgbus.testing import LocalKafka
+
+from . import cluster
+from .actors import HUNG_AFTER, Ctx, ReaderActor, Writer
+from .aio_reader import AioReader
+from .check import Checker, Findings, Offsets, Positions, drain_targets
+from .record import Recorder
+from .schedule import AIO_KINDS, TOPIC_PRE, TOPICS, Plan, make_plan
+
+#: A group that has undelivered acknowledged messages and delivers nothing for this long in the drain is stuck.
+STUCK_AFTER = 20.0
+DRAIN_TIMEOUT = 150.0
+#: How long msgbus threads may take to end after the last disconnect returned.
+THREADS_GRACE = 15.0
+
+
+def msgbus_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("msgbus-") and t.is_alive()}
+
+
+class Run:
+    def __init__(self, plan: Plan, drain_timeout: float = DRAIN_TIMEOUT) -> None:
+        self.plan = plan
+        self.drain_timeout = drain_timeout
+        self.rec = Recorder()
+        self.writers: list[Writer] = []
+        self.readers: list[ReaderActor] = []
+        self.helpers: list[threading.Thread] = []
+        self.findings = Findings()
+        self.topic_sizes: dict[str, int] = {}
+
+    def execute(self) -> Findings:
+        plan = self.plan
+        baseline = msgbus_threads()
+        kafka = LocalKafka(nodes=plan.nodes, heap_mb=512 if plan.nodes == 1 else 384)
+        kafka.start()
+        try:
+            admin = cluster.admin_client(kafka)
+            kafka.create_topic(TOPIC_PRE, partitions=plan.pre_partitions)
+            self.rec = Recorder()  # times count from here: the cluster is up
+            ctx = Ctx(self.rec, kafka.bootstrap_servers)
+            try:
+                self._play(ctx, kafka, admin)
+            finally:
+                self._stop(ctx, kafka, admin, baseline)
+            positions, offsets, copies = self._read_back(kafka)
+        finally:
+            kafka.stop()
+        self.findings = Checker(self.rec, positions, offsets, copies).run()
+        return self.findings
+
+    # -- the run itself ---------------------------------------------------------------
+
+    def _play(self, ctx: Ctx, kafka: LocalKafka, admin: Any) -> None:
+        plan = self.plan
+        faults = threading.Thread(
+            target=cluster.run_faults, args=(ctx, kafka, admin, plan.faults), name="chaos-faults", daemon=True
+        )
+        faults.start()
+        self.helpers.append(faults)
+        events: list[tuple[float, int, Any]] = []
+        events += [(w.start, 0, w) for w in plan.writers]
+        events += [(r.start, 1, r) for r in plan.readers]
+        events += [(g.at, 2, g) for g in plan.grows]
+        # Stable order for equal times: the plan's order, so the schedule replays exactly.
+        for at, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
+            self._sleep_until(ctx.at(at))
+            if kind == 0:
+                writer = Writer(ctx, item)
+                self.writers.append(writer)
+                writer.start()
+            elif kind == 1:
+                actor = AioReader(ctx, item) if item.kind in AIO_KINDS else ReaderActor(ctx, item)
+                self.readers.append(actor)
+                actor.start()
+            else:
+                thread = threading.Thread(target=cluster.grow, args=(ctx, admin, item), name="chaos-grow", daemon=True)
+                self.helpers.append(thread)
+                thread.start()
+        self._sleep_until(ctx.at(plan.duration))
+
+    @staticmethod
+    def _sleep_until(t: float) -> None:
+        while (left := t - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+
+    def _stop(self, ctx: Ctx, kafka: LocalKafka, admin: Any, baseline: set[threading.Thread]) -> None:
+        rec = self.rec
+        ctx.ending.set()
+        self._join(self.helpers, 120, "fault/partition thread")
+        cluster.restore(kafka)
+        if not cluster.wait_whole(admin, kafka.nodes, 90):
+            rec.note("the cluster was not whole 90 s after the last fault")
+        # Writers end their session: disconnect flushes, so every write is now acknowledged or not.
+        self._join(self.writers, HUNG_AFTER + 40, "writer")
+        rec.drain_start = time.monotonic()
+        ctx.draining.set()
+        self._drain()
+        rec.drain_end = time.monotonic()
+        ctx.shutdown.set()
+        self._join(self.readers, HUNG_AFTER + 20, "reader")
+        rec.hung.extend(ctx.overdue(0))
+        deadline = time.monotonic() + THREADS_GRACE
+        while (left := msgbus_threads() - baseline) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rec.leaked.extend(
+            f"thread {t.name} alive {THREADS_GRACE:g} s after every bus was disconnected"
+            for t in sorted(left, key=lambda t: t.name)
+        )
+
+    def _join(self, threads: Sequence[threading.Thread], bound: float, what: str) -> None:
+        deadline = time.monotonic() + bound
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                self.rec.hung.append(f"{what} {thread.name} did not finish within {bound:g} s")
+
+    def _drain(self) -> None:
+        """Let every group left deliver what it must; a group that stops delivering meanwhile is stuck."""
+        rec = self.rec
+        assert rec.drain_start is not None
+        targets = drain_targets(rec)
+        key_of = {rid: r.key for rid, r in rec.readers.items()}
+        delivered: dict[str, set[str]] = collections.defaultdict(set)
+        last: dict[str, float] = {}
+        pending = {key for key, wanted in targets.items() if wanted}
+        seen = 0
+        deadline = rec.drain_start + self.drain_timeout
+        while pending:
+            time.sleep(0.5)
+            batch = rec.deliveries[seen:]
+            seen += len(batch)
+            for rid, text, t in batch:
+                delivered[key_of[rid]].add(text)
+                last[key_of[rid]] = t
+            now = time.monotonic()
+            for key in sorted(pending):
+                missing = len(targets[key] - delivered[key])
+                if missing == 0:
+                    pending.discard(key)
+                elif now - max(last.get(key, 0.0), rec.drain_start) > STUCK_AFTER:
+                    rec.stuck.append(
+                        f"{key}: {missing} of {len(targets[key])} acknowledged messages undelivered and nothing "
+                        f"delivered for {STUCK_AFTER:g} s (drain started {rec.rel(rec.drain_start)})"
+                    )
+                    pending.discard(key)
+            if now > deadline:
+                for key in sorted(pending):
+                    rec.note(f"drain timed out after {self.drain_timeout:g} s, {key} still delivering")
+                return
+
+    def _read_back(self, kafka: LocalKafka) -> tuple[Positions, Offsets, collections.Counter[str]]:
+        positions: Positions = {}
+        offsets: Offsets = collections.defaultdict(dict)
+        copies: collections.Counter[str] = collections.Counter()
+        for topic in TOPICS:
+            rows = cluster.read_back(kafka.bootstrap_servers, topic)
+            self.topic_sizes[topic] = len(rows)
+            for partition, offset, text in rows:
+                copies[text] += 1
+                positions.setdefault(text, (topic, partition, offset))
+                offsets[(topic, partition)][offset] = text
+        return positions, dict(offsets), copies
+
+
+def run_chaos(seed: int, duration: float, nodes: int, drain_timeout: float = DRAIN_TIMEOUT) -> Run:
+    """Plan and execute one run; the caller reports (see report.py)."""
+    run = Run(make_plan(seed, duration, nodes), drain_timeout)
+    run.execute()
+    return run
