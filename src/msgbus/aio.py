@@ -11,33 +11,106 @@
         ...
     await bus.disconnect()
 
-Everything that can wait (connect, writes, blocking reads, disconnect,
-``healthy``) runs in a worker thread; the semantics are those of the
-synchronous bus. A cancelled ``message_read`` loses no message: one that
-arrives meanwhile is returned by the next call.
+A read takes its message from the reader's queue inside the calling task,
+without a worker thread; only waiting needs a wake-up from the thread that
+feeds the queue. So a cancelled ``message_read`` loses nothing (the message
+stays queued until a read takes it), and several tasks reading one bus each
+get different messages. A NonBlocking write queues in the calling task too.
+What can wait on the network (connect, Blocking writes, ``message_write_many``,
+``healthy``, disconnect) runs in a worker thread; a cancelled ``connect``
+disconnects the bus it opens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Iterable
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from types import TracebackType
+from typing import Any
 
-from ._bus import BusStats, MsgBusIO
+from . import _log
+from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase
 from ._bus import connect as _connect
 from ._config import BusStatus, MsgBusConfig
 from ._errors import BusClosedError
+from ._inbox import Inbox, Item
 
 __all__ = ["AsyncMsgBus", "connect"]
 
-# One worker-thread read waits at most this long, so that a worker never outlives a cancelled read for long.
+# A bus that is not one of msgbus's own (no inbox): one worker-thread read waits
+# at most this long, so that a worker never outlives a cancelled read for long.
 _READ_SLICE = 0.2
+# A NonBlocking write with fewer acknowledgements outstanding than this queues
+# in the calling task: far from librdkafka's default bound on the local queue
+# (100,000 messages), so the write cannot wait for room. Above it, a worker thread.
+_DIRECT_WRITE_QUEUED = 10_000
 
 
 async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:
-    """Validate ``cfg`` and open a writer or reader, as :func:`msgbus.connect` does, in a worker thread."""
-    return AsyncMsgBus(await asyncio.to_thread(_connect, cfg))
+    """Validate ``cfg`` and open a writer or reader, as :func:`msgbus.connect` does, in a worker thread.
+
+    Cancelled (say by ``asyncio.wait_for``), it raises ``CancelledError`` at once;
+    the bus the worker thread goes on to open is disconnected there.
+    """
+    opening = _Opening(cfg)
+    future = asyncio.get_running_loop().run_in_executor(None, opening.run)
+    try:
+        bus = await asyncio.shield(future)
+    except asyncio.CancelledError:
+        # Nobody will await the worker's result: take its error (if any) so asyncio does not log it.
+        future.add_done_callback(_retrieve)
+        leftover = opening.abandon()
+        if leftover is not None:
+            # Connected just before the cancel reached this task: disconnect it off the loop.
+            threading.Thread(target=_disconnect_quietly, args=(leftover,), name="msgbus-aio-cancelled-connect").start()
+        raise
+    assert bus is not None  # None only once abandoned, and then this task was cancelled
+    return AsyncMsgBus(bus)
+
+
+class _Opening:
+    """One connect in a worker thread; the thread disconnects the bus itself if its task gave up."""
+
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._bus: MsgBusIO | None = None
+
+    def run(self) -> MsgBusIO | None:
+        bus = _connect(self._cfg)
+        with self._lock:
+            if not self._abandoned:
+                self._bus = bus
+                return bus
+        _disconnect_quietly(bus)
+        return None
+
+    def abandon(self) -> MsgBusIO | None:
+        """Give up; the bus already handed over (the caller must disconnect it), if any."""
+        with self._lock:
+            self._abandoned = True
+            bus, self._bus = self._bus, None
+        return bus
+
+
+def _disconnect_quietly(bus: MsgBusIO) -> None:
+    try:
+        bus.disconnect()
+    except Exception:
+        _log.logger().warning("msgbus: disconnecting the bus of a cancelled aio connect failed", exc_info=True)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    # On the loop's thread, from call_soon_threadsafe or call_later.
+    if not future.done():
+        future.set_result(None)
 
 
 class AsyncMsgBus:
@@ -46,11 +119,19 @@ class AsyncMsgBus:
     def __init__(self, bus: MsgBusIO) -> None:
         #: The synchronous bus underneath (for ``register_cb``, say).
         self.sync = bus
+        self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
+        self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
+        self._direct_writes = isinstance(bus, WriterBase) and not bus.blocking
+        # Only for a bus without an inbox: a worker's read that no task took yet, and
+        # the lock that lets one task at a time await it (each message goes to one task).
         self._pending: asyncio.Future[str | None] | None = None
-        self._blocking = bool(getattr(bus, "_blocking", True))
+        self._pending_lock: asyncio.Lock | None = None
 
     async def message_write(self, msg: str) -> None:
         """Write one message (writers only); same guarantees as ``MsgBusIO.message_write``."""
+        if self._direct_writes and self.sync.stats().queued < _DIRECT_WRITE_QUEUED:
+            self.sync.message_write(msg)
+            return
         await asyncio.to_thread(self.sync.message_write, msg)
 
     async def message_write_many(self, msgs: Iterable[str]) -> int:
@@ -63,21 +144,64 @@ class AsyncMsgBus:
 
         A NonBlocking reader does not wait: ``None`` when nothing is queued.
         """
-        if not self._blocking and self._pending is None:
-            return self.sync.message_read()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._inbox is None:
+            return await self._read_in_thread(timeout)
+        item = await self._take(self._inbox, timeout, finished=True, wait=self._blocking)
+        return None if item is None else item[0]
+
+    async def _take(self, inbox: Inbox, timeout: float | None, finished: bool, wait: bool) -> Item | None:
+        # Every take is a synchronous read_item inside this task: a cancel can only
+        # come between takes, so it never drops a message.
+        item = inbox.read_item(0, finished)
+        if item is not None or not wait or (timeout is not None and timeout <= 0):
+            return item
         loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while True:
-            if self._pending is None:
-                remaining = _READ_SLICE if deadline is None else max(0.0, min(_READ_SLICE, deadline - time.monotonic()))
-                self._pending = loop.run_in_executor(None, self.sync.message_read, remaining)
-            # shield: a cancelled caller leaves the worker's read to the next call, so nothing is lost.
-            msg = await asyncio.shield(self._pending)
-            self._pending = None
-            if msg is not None or not self._blocking:
-                return msg
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
+            woken: asyncio.Future[None] = loop.create_future()
+
+            def waiter(woken: asyncio.Future[None] = woken) -> None:
+                # From the feeding thread (put, close, register, ...).
+                loop.call_soon_threadsafe(_wake, woken)
+
+            timer = None if deadline is None else loop.call_at(deadline, _wake, woken)
+            inbox.add_waiter(waiter)
+            try:
+                # Again, now that the waiter is in: a put just before it would not wake us.
+                item = inbox.read_item(0, finished)
+                if item is not None:
+                    return item
+                await woken
+            finally:
+                inbox.remove_waiter(waiter)
+                if timer is not None:
+                    timer.cancel()
+            item = inbox.read_item(0, finished)
+            if item is not None or (deadline is not None and loop.time() >= deadline):
+                return item
+
+    async def _read_in_thread(self, timeout: float | None) -> str | None:
+        # A user's own MsgBusIO: its message_read may block, so it runs in a worker.
+        if self._pending_lock is None:
+            self._pending_lock = asyncio.Lock()
+        async with self._pending_lock:
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            while True:
+                if self._pending is None:
+                    left = _READ_SLICE if deadline is None else max(0.0, min(_READ_SLICE, deadline - loop.time()))
+                    self._pending = loop.run_in_executor(None, self.sync.message_read, left)
+                    # If no task ever awaits it again (disconnect), its error must not be logged.
+                    self._pending.add_done_callback(_retrieve)
+                started = loop.time()
+                # shield: a cancelled caller leaves the worker's read to the next call.
+                msg = await asyncio.shield(self._pending)
+                self._pending = None
+                if msg is not None or (deadline is not None and loop.time() >= deadline):
+                    return msg
+                if loop.time() - started < _READ_SLICE / 2:
+                    # A read that does not wait (a NonBlocking bus): don't spin.
+                    await asyncio.sleep(0.01)
 
     def message_available(self) -> int:
         """How many received messages are queued (never waits)."""
@@ -102,17 +226,32 @@ class AsyncMsgBus:
     def __aiter__(self) -> AsyncIterator[str]:
         return self._messages()
 
-    async def _messages(self) -> AsyncIterator[str]:
+    async def _messages(self) -> AsyncGenerator[str, None]:
+        # As the synchronous loop: always waits (NonBlocking too), and a message
+        # is finished (committed) once the loop asks for the next one.
+        inbox = self._inbox
+        if inbox is None:
+            while True:
+                try:
+                    msg = await self.message_read()
+                except BusClosedError:
+                    return
+                if msg is not None:
+                    yield msg
         while True:
             try:
-                msg = await self.message_read(timeout=None if self._blocking else _READ_SLICE)
+                item = await self._take(inbox, None, finished=False, wait=True)
             except BusClosedError:
                 return
-            if msg is None:
-                if not self._blocking:
-                    await asyncio.sleep(0.01)
-                continue
-            yield msg
+            assert item is not None  # an endless wait returns a message
+            try:
+                yield item[0]
+            except GeneratorExit:
+                # The loop was left (break, or the generator closed): the message was
+                # not finished, but its partition's commits must go on.
+                inbox.release(item)
+                raise
+            inbox.finish(item)
 
     async def __aenter__(self) -> AsyncMsgBus:
         return self

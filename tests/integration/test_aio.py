@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -10,6 +14,7 @@ import pytest
 
 import msgbus
 from msgbus import aio
+from msgbus.testing import LocalKafka
 
 WAIT = 20.0
 
@@ -96,3 +101,148 @@ async def test_nonblocking_read_and_errors(base: dict[str, Any], topic: str) -> 
         await reader.message_read()
     with pytest.raises(msgbus.ConfigError):
         await aio.connect(config(base, "bad topic", msgbus.BusReader))
+
+
+# -- issue 9 regressions ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_several_tasks_reading_one_reader_each_get_a_different_message(base: dict[str, Any], topic: str) -> None:
+    # Defect 2: tasks awaiting message_read() on one reader shared one worker read, so each got the same message.
+    reader = await aio.connect(config(base, topic, msgbus.BusReader))
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter))
+    sent = [f"m{i}" for i in range(30)]
+    got: list[str] = []
+
+    async def drain() -> None:
+        # Ends once nothing more comes for a while (every message was written before that).
+        while (msg := await reader.message_read(timeout=3)) is not None:
+            got.append(msg)
+
+    try:
+        # Half queued before the tasks start (they ask at once), half while they wait.
+        await writer.message_write_many(sent[:15])
+        deadline = time.monotonic() + WAIT
+        while reader.message_available() < 15:
+            assert time.monotonic() < deadline, "the first messages did not arrive"
+            await asyncio.sleep(0.02)
+        tasks = [asyncio.create_task(drain()) for _ in range(4)]
+        await asyncio.sleep(0.1)
+        await writer.message_write_many(sent[15:])
+        await asyncio.wait_for(asyncio.gather(*tasks), WAIT * 2)
+        assert sorted(got) == sorted(sent), f"{len(got)} deliveries of {len(sent)} messages"
+        assert reader.stats().read == len(sent)
+    finally:
+        await writer.disconnect()
+        await reader.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_read_on_a_group_reader_leaves_the_message_to_the_group(
+    base: dict[str, Any], topic: str
+) -> None:
+    # Defect 3: the cancelled read's worker took m1 later, and it was committed with nobody having it.
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    fields: dict[str, Any] = {"group_id": group, "offset_reset": "earliest"}
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter))
+    reader = await aio.connect(config(base, topic, msgbus.BusReader, **fields))
+    try:
+        await writer.message_write("m0")
+        assert await reader.message_read(timeout=WAIT) == "m0"
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(reader.message_read(), 0.05)
+        await writer.message_write("m1")
+        await asyncio.sleep(1.5)
+        assert reader.stats().read == 1, "a message was taken after its read was cancelled"
+        await reader.disconnect()
+        successor = await aio.connect(config(base, topic, msgbus.BusReader, **fields))
+        try:
+            assert await successor.message_read(timeout=WAIT) == "m1"
+        finally:
+            await successor.disconnect()
+    finally:
+        await reader.disconnect()
+        await writer.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_read_then_disconnect_logs_no_unretrieved_exception(
+    base: dict[str, Any], topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Defect 9: the cancelled read's worker ended with BusClosedError in a future nobody awaited.
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        reader = await aio.connect(config(base, topic, msgbus.BusReader))
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(reader.message_read(), 0.05)
+        await reader.disconnect()
+        await asyncio.sleep(0.5)  # longer than a worker's read slice in the old code
+        del reader
+        gc.collect()
+        await asyncio.sleep(0)
+        assert reported == []
+        assert "never retrieved" not in caplog.text
+    finally:
+        loop.set_exception_handler(None)
+
+
+@pytest.mark.integration
+@pytest.mark.asyncio
+async def test_a_cancelled_connect_disconnects_the_bus_it_opens(
+    kafka: LocalKafka, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Defect 4: the connect went on in its worker thread and the bus stayed open, holding the
+    # group's partitions, so a live member of the group got none of the messages.
+    base = {"host": kafka.host, "port": kafka.port, "connect_retries": 3}
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    reader_cfg = config(base, topic, msgbus.BusReader, group_id=group)
+    thread_name = f"msgbus-reader-{topic}"
+
+    caplog.set_level(logging.INFO, logger="msgbus")
+
+    def reader_threads() -> int:
+        return sum(1 for thread in threading.enumerate() if thread.name == thread_name)
+
+    def connected() -> int:
+        return sum(1 for r in caplog.records if r.getMessage().startswith(f"msgbus: reader connected to {kafka.host}"))
+
+    live = await aio.connect(reader_cfg)
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter))
+    try:
+        assert reader_threads() == 1
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(aio.connect(reader_cfg), 0.05)
+        deadline = time.monotonic() + 60
+        while connected() < 2:  # the connect goes on in its worker thread
+            assert time.monotonic() < deadline, "the cancelled connect did not finish within 60 s"
+            await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while reader_threads() > 1:
+            assert time.monotonic() < deadline, "the cancelled connect's reader is still running after 30 s"
+            await asyncio.sleep(0.1)
+        sent = [f"m{i}" for i in range(5)]
+        await writer.message_write_many(sent)
+        got = [await live.message_read(timeout=WAIT) for _ in sent]
+        assert got == sent
+    finally:
+        await writer.disconnect()
+        await live.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_nonblocking_writes_queue_in_the_task_and_all_arrive(base: dict[str, Any], topic: str) -> None:
+    reader = await aio.connect(config(base, topic, msgbus.BusReader))
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter, blocking=msgbus.NonBlocking))
+    sent = [f"n{i}" for i in range(200)]
+    try:
+        for msg in sent:
+            await writer.message_write(msg)
+        await writer.disconnect()  # flushes
+        assert writer.stats().failed == 0
+        got = [await reader.message_read(timeout=WAIT) for _ in sent]
+        assert got == sent
+    finally:
+        await writer.disconnect()
+        await reader.disconnect()
