@@ -115,6 +115,9 @@ class MsgBusIO(abc.ABC):
                 yield msg
 
     def __enter__(self) -> MsgBusIO:
+        # Entering a closed bus is a mistake that would otherwise surface later, at the first call.
+        if self.status() is BusStatus.CLOSED:
+            raise BusClosedError("the bus is closed (disconnected, or failed for good); connect a new one")
         return self
 
     def __exit__(
@@ -136,6 +139,17 @@ class WriterBase(MsgBusIO):
     def blocking(self) -> bool:
         """True for a Blocking writer (``message_write`` waits for the acknowledgement)."""
         return self._blocking
+
+    def write_nowait(self, msg: str) -> bool:
+        """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
+
+        For msgbus.aio, which must not block its event loop: a Blocking writer
+        always waits; a NonBlocking one only for room in a full local queue.
+        """
+        if self._blocking:
+            return False
+        self.message_write(msg)
+        return True
 
     def message_read(self, timeout: float | None = None) -> str | None:
         self._check_open()

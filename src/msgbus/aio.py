@@ -42,9 +42,6 @@ __all__ = ["AsyncMsgBus", "connect"]
 # at most this long, so that a worker never outlives a cancelled read for long.
 _READ_SLICE = 0.2
 # A NonBlocking write with fewer acknowledgements outstanding than this queues
-# in the calling task: far from librdkafka's default bound on the local queue
-# (100,000 messages), so the write cannot wait for room. Above it, a worker thread.
-_DIRECT_WRITE_QUEUED = 10_000
 
 
 async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:
@@ -121,7 +118,7 @@ class AsyncMsgBus:
         self.sync = bus
         self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
         self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
-        self._direct_writes = isinstance(bus, WriterBase) and not bus.blocking
+        self._writer = bus if isinstance(bus, WriterBase) and not bus.blocking else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and
         # the lock that lets one task at a time await it (each message goes to one task).
         self._pending: asyncio.Future[str | None] | None = None
@@ -129,8 +126,9 @@ class AsyncMsgBus:
 
     async def message_write(self, msg: str) -> None:
         """Write one message (writers only); same guarantees as ``MsgBusIO.message_write``."""
-        if self._direct_writes and self.sync.stats().queued < _DIRECT_WRITE_QUEUED:
-            self.sync.message_write(msg)
+        # NonBlocking: queued in the task when there is room; a full local queue
+        # (or anything unusual) goes to a worker thread, where waiting is harmless.
+        if self._writer is not None and self._writer.write_nowait(msg):
             return
         await asyncio.to_thread(self.sync.message_write, msg)
 
@@ -254,6 +252,8 @@ class AsyncMsgBus:
             inbox.finish(item)
 
     async def __aenter__(self) -> AsyncMsgBus:
+        if self.sync.status() is BusStatus.CLOSED:
+            raise BusClosedError("the bus is closed (disconnected, or failed for good); connect a new one")
         return self
 
     async def __aexit__(

@@ -170,6 +170,14 @@ class KafkaWriter(WriterBase):
                 f"message to {self._topic} not delivered: {describe(ack.error)}", code=error_name(ack.error)
             )
 
+    def write_nowait(self, msg: str) -> bool:
+        if self._blocking:
+            return False
+        payload = encode(msg)
+        self._check_open()
+        # False on a full queue or a refusal: message_write then waits, or says why.
+        return self._produce_once(payload, None)
+
     def message_write_many(self, msgs: Iterable[str]) -> int:
         """Write every message of ``msgs`` in order; returns how many were written.
 
