@@ -8,7 +8,15 @@ A Python version of the Go package ``msgbus`` (HPE CSM hms-msgbus)::
     bus = msgbus.connect(cfg)
     bus.message_write("The Rain In Spain")
     bus.disconnect()
+
+``msgbus.aio`` and ``msgbus.testing`` are imported on first use, so ``import msgbus``
+stays cheap and ``msgbus.testing.MemoryBus`` works after a plain ``import msgbus``.
 """
+
+# Private aliases: every public name of this module is in __all__ (tests/unit/test_api.py).
+import importlib as _importlib
+import types as _types
+import typing as _typing
 
 from ._bus import BusStats, MsgBusIO, connect
 from ._config import (
@@ -43,6 +51,11 @@ from ._errors import (
 from ._log import set_logger
 from ._version import __version__
 
+if _typing.TYPE_CHECKING:
+    # For type checkers: the submodules are attributes (through __getattr__ at run time).
+    from . import aio as aio
+    from . import testing as testing
+
 __all__ = [
     "Blocking",
     "BlockingMode",
@@ -75,3 +88,17 @@ __all__ = [
     "connect",
     "set_logger",
 ]
+
+# Submodules reached as attributes: imported on first access (PEP 562), not by `import msgbus`.
+_LAZY_SUBMODULES = frozenset({"aio", "testing"})
+
+
+def __getattr__(name: str) -> _types.ModuleType:
+    if name in _LAZY_SUBMODULES:
+        # import_module binds the submodule as an attribute, so this runs once per name.
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBMODULES)

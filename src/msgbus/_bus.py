@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class BusStats:
-    """Counters of one bus connection, as :meth:`MsgBusIO.stats` returns them.
+    """Counters of one bus connection, as ``MsgBusIO.stats()`` returns them.
 
     A writer fills ``written``, ``delivered``, ``failed`` and ``queued``; a
     reader fills ``read``, ``queued`` and ``lag``.
@@ -89,7 +89,7 @@ class MsgBusIO(abc.ABC):
         """``StatusOpen`` while the connection works, ``StatusClosed`` after disconnect or a fatal error."""
 
     def stats(self) -> BusStats:
-        """Counters of this connection (see :class:`BusStats`); cheap, no network I/O."""
+        """Counters of this connection (see ``BusStats``); cheap, no network I/O."""
         return BusStats()
 
     def healthy(self) -> bool:
@@ -236,8 +236,8 @@ class ReaderBase(MsgBusIO):
 def connect(cfg: MsgBusConfig) -> MsgBusIO:
     """Validate ``cfg`` and open a writer or a reader on the bus it names.
 
-    Raises :class:`~msgbus.ConfigError` at once for a bad config, and
-    :class:`~msgbus.ConnectError` once ``connect_retries`` attempts failed.
+    Raises ``ConfigError`` at once for a bad config, and
+    ``ConnectError`` once ``connect_retries`` attempts failed.
     """
     if not isinstance(cfg, MsgBusConfig):
         raise ConfigError(f"connect needs a MsgBusConfig, not {type(cfg).__name__}")

@@ -31,7 +31,7 @@ class BlockingMode(IntEnum):
 
 
 class BusStatus(IntEnum):
-    """What :meth:`MsgBusIO.status` reports."""
+    """What ``MsgBusIO.status()`` reports."""
 
     OPEN = 1
     CLOSED = 2
@@ -146,7 +146,7 @@ class MsgBusConfig:
     kafka_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first invalid field. Changes nothing."""
+        """Raise ``ConfigError`` naming the first invalid field. Changes nothing."""
         self._normalized()
 
     def _normalized(self) -> MsgBusConfig:
@@ -208,7 +208,7 @@ class MsgBusConfig:
 
 
 def check_topic(topic: object) -> None:
-    """Raise :class:`ConfigError` unless ``topic`` is a legal Kafka topic name."""
+    """Raise ``ConfigError`` unless ``topic`` is a legal Kafka topic name."""
     if not isinstance(topic, str):
         raise ConfigError(f"topic must be a str, not {type(topic).__name__}")
     if not topic:

@@ -1,4 +1,4 @@
-"""The exceptions msgbus raises. Every one derives from :class:`MsgBusError`."""
+"""The exceptions msgbus raises. Every one derives from ``MsgBusError``."""
 
 from __future__ import annotations
 

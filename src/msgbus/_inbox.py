@@ -143,9 +143,9 @@ class Inbox:
             return list(self._items)
 
     def read_item(self, timeout: float | None, finished: bool = True) -> Item | None:
-        """Like :meth:`read`, with the message's partition, offset and timestamp.
+        """Like ``read``, with the message's partition, offset and timestamp.
 
-        ``finished=False``: the caller reports the message finished later, with :meth:`finish`.
+        ``finished=False``: the caller reports the message finished later, with ``finish``.
         """
         with self._lock:
             # Fast path: a message is there (no clock, no loop).

@@ -1,4 +1,4 @@
-"""The library's logger, swappable with :func:`set_logger`, and the throttle that keeps it quiet."""
+"""The library's logger, swappable with ``set_logger``, and the throttle that keeps it quiet."""
 
 from __future__ import annotations
 

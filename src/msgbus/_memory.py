@@ -5,7 +5,7 @@ Buses whose configs name the same address (``bootstrap_servers``, else
 A reader without a group has its own cursor into the log; readers of one
 group share a cursor, so each message goes to one of them, and the messages a
 member leaves unread when it disconnects go back to its group. A reader's
-thread moves messages from the log into the same bounded :class:`Inbox` the
+thread moves messages from the log into the same bounded ``Inbox`` the
 Kafka reader uses, so ``message_read``, ``message_available`` and callbacks
 behave the same.
 """

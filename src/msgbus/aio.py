@@ -45,7 +45,7 @@ _READ_SLICE = 0.2
 
 
 async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:
-    """Validate ``cfg`` and open a writer or reader, as :func:`msgbus.connect` does, in a worker thread.
+    """Validate ``cfg`` and open a writer or reader, as ``connect`` does, in a worker thread.
 
     Cancelled (say by ``asyncio.wait_for``), it raises ``CancelledError`` at once;
     the bus the worker thread goes on to open is disconnected there.
@@ -111,7 +111,7 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 class AsyncMsgBus:
-    """An asyncio face on a :class:`~msgbus.MsgBusIO`; also an async context manager and an async iterator."""
+    """An asyncio face on a ``MsgBusIO``; also an async context manager and an async iterator."""
 
     def __init__(self, bus: MsgBusIO) -> None:
         #: The synchronous bus underneath (for ``register_cb``, say).

@@ -27,7 +27,7 @@ class MemoryBus:
             assert mem.messages("events") == ["hello"]
 
     Code under test that calls ``msgbus.connect(cfg)`` itself only needs a
-    config from :meth:`config` (``bus_tech=BusTechMemory`` and this bus's
+    config from ``config`` (``bus_tech=BusTechMemory`` and this bus's
     private ``host``).
     """
 
@@ -43,7 +43,7 @@ class MemoryBus:
         return MsgBusConfig(topic=topic, direction=direction, **settings)
 
     def connect(self, topic: str, direction: BusDir, **fields: Any) -> MsgBusIO:
-        """Open a bus on it; :meth:`close` disconnects every bus opened here."""
+        """Open a bus on it; ``close`` disconnects every bus opened here."""
         bus = connect(self.config(topic, direction, **fields))
         self._opened.append(bus)
         return bus

@@ -3,7 +3,7 @@
 It exercises msgbus's real Kafka code path (the same librdkafka clients and
 settings) without Java. The cluster runs on librdkafka threads inside this
 process; any client in the process (or another process) reaches it at
-:attr:`MockKafka.bootstrap_servers`.
+``bootstrap_servers``.
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ def _bind(lib: ctypes.CDLL) -> None:
 class MockKafka:
     """An in-process Kafka mock cluster (librdkafka's ``rd_kafka_mock_cluster``).
 
-    Use it as a context manager (or :meth:`start` / :meth:`stop`)::
+    Use it as a context manager (or ``start`` / ``stop``)::
 
         with MockKafka() as kafka:
             cfg = kafka.config("events", msgbus.BusReader)   # creates "events" with one partition
             ...
 
-    Topics made with :meth:`create_topic` (and so :meth:`config`) have one
+    Topics made with ``create_topic`` (and so ``config``) have one
     partition, so that order holds. A topic a client creates by just using
     it gets librdkafka's default of several partitions, and null-key
     messages are then spread over them out of order.

@@ -38,9 +38,58 @@ def test_a_users_suite_uses_the_in_process_bus(pytester: pytest.Pytester) -> Non
             msgbus.MsgBusConfig(topic=msgbus_topic, direction=msgbus.BusReader).validate()
         """
     )
-    # A user's suite has its own settings; pytest-asyncio (a dev dependency) warns without this one.
-    result = pytester.runpytest("-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+_ASYNC_SUITE = """
+    import asyncio
+
+    import pytest
+    import pytest_asyncio
+
+    import msgbus
+    from msgbus import aio
+
+    @pytest_asyncio.fixture(scope="module")
+    async def module_loop():
+        return asyncio.get_running_loop()
+
+    def test_in_process(msgbus_memory, msgbus_topic):
+        reader = msgbus_memory.reader(msgbus_topic)
+        msgbus_memory.writer(msgbus_topic).message_write("hello")
+        assert reader.message_read(timeout=5) == "hello"
+
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_async(msgbus_memory, msgbus_topic, module_loop):
+        # Unset, pytest-asyncio gives a module fixture the module's loop: the plugin keeps that.
+        assert asyncio.get_running_loop() is module_loop
+        cfg = msgbus_memory.config(msgbus_topic, msgbus.BusWriter)
+        bus = await aio.connect(cfg)
+        await bus.message_write("from a task")
+        await bus.disconnect()
+        assert msgbus_memory.messages(msgbus_topic) == ["from a task"]
+"""
+
+
+def test_a_users_suite_gets_no_warnings_from_the_plugin(pytester: pytest.Pytester) -> None:
+    """With pytest-asyncio installed and its loop scope unset by the user, `-W error` still passes."""
+    pytest.importorskip("pytest_asyncio")
+    pytester.makepyfile(_ASYNC_SUITE)
+    # No config file: the user's suite sets nothing, asyncio_default_fixture_loop_scope included.
+    assert not list(pytester.path.glob("*.ini")) and not list(pytester.path.glob("*.toml"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2, warnings=0)
+    assert "Warning" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_loop_scope_the_user_set_is_kept(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_asyncio")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*asyncio_default_fixture_loop_scope=function*"])
 
 
 def test_a_users_suite_uses_the_mock_kafka(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,119 @@
+"""A user's module that touches every public name of msgbus, msgbus.aio and msgbus.testing.
+
+tests/release type-checks it with ``mypy --strict`` against the wheel installed in a clean
+virtualenv (so py.typed and the annotations are what a user gets), and runs ``main()`` there,
+on the in-process bus. ``test_public_names`` fails when a public name is not used here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgbus
+from msgbus import aio
+from msgbus.testing import KafkaStartupError, KafkaToolingError, LocalKafka, MemoryBus, MockKafka, MockKafkaError
+
+VERSION: str = msgbus.__version__
+TECHS: tuple[msgbus.MsgBusTech, ...] = (msgbus.BusTechKafka, msgbus.BusTechMemory)
+MODES: tuple[msgbus.BlockingMode, ...] = (msgbus.Blocking, msgbus.NonBlocking)
+DIRECTIONS: tuple[msgbus.BusDir, ...] = (msgbus.BusWriter, msgbus.BusReader)
+STATUSES: tuple[msgbus.BusStatus, ...] = (msgbus.StatusOpen, msgbus.StatusClosed)
+TOKENS: tuple[msgbus.SubscriptionToken, msgbus.CallbackToken] = (0, 0)
+ERRORS: tuple[type[msgbus.MsgBusError], ...] = (
+    msgbus.ConfigError,
+    msgbus.ConnectError,
+    msgbus.BusClosedError,
+    msgbus.DirectionError,
+    msgbus.CallbackError,
+    msgbus.InvalidMessageError,
+)
+
+
+def kafka_writer(bootstrap: str, topic: str) -> msgbus.MsgBusIO:
+    cfg = msgbus.MsgBusConfig(
+        bus_tech=msgbus.BusTechKafka,
+        bootstrap_servers=bootstrap,
+        topic=topic,
+        direction=msgbus.BusWriter,
+        blocking=msgbus.NonBlocking,
+    )
+    return msgbus.connect(cfg)
+
+
+def drain(bus: msgbus.MsgBusIO) -> int:
+    """Disconnect, reporting what could not be delivered."""
+    try:
+        bus.disconnect()
+    except msgbus.FlushError as err:
+        return err.undelivered
+    except msgbus.DeliveryError as err:
+        logging.getLogger("app").warning("delivery failed: %s (%s)", err, err.code)
+        return -1
+    return 0
+
+
+def on_message(msg: str) -> None:
+    print("got", msg)
+
+
+def in_process(memory: MemoryBus, topic: str) -> list[str]:
+    reader = memory.reader(topic)
+    callback: msgbus.CBFunc = on_message
+    with memory.writer(topic) as writer:
+        writer.message_write("one")
+        sent = writer.message_write_many(["two", "three"])
+    assert sent == 2
+    got = [m for m in (reader.message_read(timeout=5) for _ in range(3)) if m is not None]
+    reader.register_cb(callback)
+    reader.unregister_cb()
+    stats: msgbus.BusStats = reader.stats()
+    assert stats.read == 3 and reader.status() == msgbus.StatusOpen and reader.healthy()
+    reader.disconnect()
+    return got
+
+
+async def in_process_async(memory: MemoryBus, topic: str) -> str | None:
+    reader: aio.AsyncMsgBus = await aio.connect(memory.config(topic, msgbus.BusReader))
+    writer = await aio.connect(memory.config(topic, msgbus.BusWriter))
+    await writer.message_write("async")
+    msg = await reader.message_read(timeout=5)
+    await writer.disconnect()
+    await reader.disconnect()
+    return msg
+
+
+def brokers() -> list[str]:
+    """What a test suite would start; not called by main() (needs Java)."""
+    try:
+        with LocalKafka() as kafka:
+            drain(kafka_writer(kafka.bootstrap_servers, "t"))
+            return [kafka.bootstrap_servers]
+    except (KafkaStartupError, KafkaToolingError) as err:
+        print("no local Kafka:", err)
+    try:
+        with MockKafka() as mock:
+            return [mock.bootstrap_servers]
+    except MockKafkaError as err:
+        print("no mock cluster:", err)
+    return []
+
+
+def main() -> int:
+    msgbus.set_logger(logging.getLogger("app.msgbus"))
+    try:
+        msgbus.MsgBusConfig(topic="bad topic!", direction=msgbus.BusWriter).validate()
+    except ERRORS[0]:
+        pass
+    else:
+        raise AssertionError("a bad topic was accepted")
+    with msgbus.testing.MemoryBus() as memory:  # the documented form, after a plain `import msgbus`
+        assert in_process(memory, "sync") == ["one", "two", "three"]
+        assert asyncio.run(in_process_async(memory, "async")) == "async"
+    msgbus.set_logger(None)
+    print("user code ok", VERSION, len(TECHS + MODES + DIRECTIONS + STATUSES), TOKENS)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
