@@ -5,7 +5,7 @@ python examples/blocking_reader.py [how many messages, default 1]
 
 import sys
 
-from _common import HOST, PORT, TOPIC
+from _common import BOOTSTRAP, HOST, PORT, TOPIC
 
 import msgbus
 
@@ -16,6 +16,7 @@ def main() -> int:
         bus_tech=msgbus.BusTechKafka,
         host=HOST,
         port=PORT,
+        bootstrap_servers=BOOTSTRAP,
         blocking=msgbus.Blocking,
         direction=msgbus.BusReader,
         connect_retries=10,

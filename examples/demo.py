@@ -36,7 +36,7 @@ def main() -> int:
     print("== starting a local Apache Kafka (first run downloads the jars with Maven)")
     with LocalKafka() as kafka:
         print(f"== broker up at {kafka.bootstrap_servers} in {kafka.startup_seconds:.1f} s")
-        env = dict(os.environ, MSGBUS_HOST=kafka.host, MSGBUS_PORT=str(kafka.port), MSGBUS_TOPIC="hb_events")
+        env = dict(os.environ, MSGBUS_BOOTSTRAP=kafka.bootstrap_servers, MSGBUS_TOPIC="hb_events")
         readers = [start("blocking_reader.py", env), start("callback_reader.py", env)]
         print("== writer")
         subprocess.run([sys.executable, str(HERE / "writer.py"), *MESSAGES], env=env, check=True)

@@ -1,94 +1,124 @@
 """The ``msgbus`` command: write and read messages, run a local Kafka.
 
-Exit codes: 0 ok, 1 error (one line on stderr), 2 usage, 130 interrupted.
+Exit codes: 0 ok (also when the reader of ``msgbus read``'s output goes away),
+1 error (one line on stderr), 2 usage (a bad option or environment value), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import json
-import logging
 import os
+import select
 import sys
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
 from . import _bus, _config
-from ._errors import MsgBusError
-from ._log import RETRY_RECORD_ATTR, set_logger
+from ._cli_connect import connect as _connect
+from ._cli_connect import quiet_logs as _quiet_logs
+from ._errors import ConfigError, MsgBusError
 from ._version import __version__
 
 # Messages per message_write_many call when generating a load.
 _LOAD_CHUNK = 500
 _BAR_WIDTH = 30
-# A connect still under way after this many seconds says on stderr what it waits for.
-_WAITING_AFTER = 1.0
+# Progress on a terminal is redrawn at most this often (seconds).
+_REDRAW = 0.2
+# A reader waits at most this long for a message before it looks whether its stdout is gone.
+_READ_SLICE = 0.2
+
+_READ_EPILOG = """\
+Output is UTF-8 whatever the locale. Plain: each message's bytes exactly as on the bus, then a
+newline (bytes that are not UTF-8 pass through unchanged). --json: one object per line,
+{"topic", "partition", "offset", "timestamp", "message"}; when a message's bytes are not valid
+UTF-8, "message" has U+FFFD for each bad sequence and "message_b64" (only then) holds the
+exact bytes in base64. When the reader of the output goes away (msgbus read | head -2), the
+command ends at once with exit code 0, also while no message comes."""
+
+_WRITE_EPILOG = """\
+stdin is read as bytes: each line, without its "\\n" or "\\r\\n", goes to the bus byte for byte,
+UTF-8 or not. On a terminal, stderr shows the count and the rate. Exit code 0: the broker
+acknowledged every message (with --nonblocking: the final flush delivered them all)."""
+
+_WHERE = """\
+Where the bus is: an option beats the environment, and MSGBUS_BOOTSTRAP beats MSGBUS_HOST and
+MSGBUS_PORT. 'msgbus kafka start' prints the line to paste: export MSGBUS_BOOTSTRAP=HOST:PORT."""
 
 
 class _UsageError(Exception):
     """A bad option or environment value: exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # The conventional usage line, then the one-line reason; exit code 2.
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _env_int(name: str, default: int) -> int:
+def _bound(low: int, high: int | None) -> str:
+    return f">= {low}" if high is None else f"from {low} to {high}"
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``low..high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; it must be {_bound(low, high)}")
+        return value
+
+    return parse
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
     text = os.environ.get(name)
     if text is None or text == "":
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise _UsageError(f"environment variable {name} is not a number: {text!r}") from None
+    if not low <= value <= high:
+        raise _UsageError(f"environment variable {name} is {value}; it must be {_bound(low, high)}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     where = common.add_argument_group("where the bus is (options override the environment)")
     where.add_argument(
         "--bootstrap",
-        default=os.environ.get("MSGBUS_BOOTSTRAP", ""),
         metavar="HOST:PORT[,HOST:PORT...]",
-        help="brokers to bootstrap from; overrides --host/--port (env MSGBUS_BOOTSTRAP)",
+        help="brokers to bootstrap from; overrides --host/--port (env MSGBUS_BOOTSTRAP, which beats "
+        "MSGBUS_HOST/MSGBUS_PORT)",
     )
+    where.add_argument("--host", help="broker host (env MSGBUS_HOST; default localhost)")
+    where.add_argument("--port", type=int_in(1, 65535), help="broker port (env MSGBUS_PORT; default 9092)")
+    where.add_argument("--topic", help="the topic to write to or read from (required, or env MSGBUS_TOPIC)")
     where.add_argument(
-        "--host",
-        default=os.environ.get("MSGBUS_HOST") or "localhost",
-        help="broker host (env MSGBUS_HOST; default localhost)",
-    )
-    where.add_argument(
-        "--port",
-        type=int,
-        default=_env_int("MSGBUS_PORT", 9092),
-        help="broker port (env MSGBUS_PORT; default 9092)",
-    )
-    topic = os.environ.get("MSGBUS_TOPIC") or None
-    where.add_argument(
-        "--topic",
-        required=topic is None,
-        default=topic,
-        help="the topic to write to or read from (env MSGBUS_TOPIC)",
-    )
-    where.add_argument(
-        "--retries", type=int, default=3, help="connect attempts before giving up (0: for ever; default 3)"
+        "--retries", type=int_in(0), default=3, help="connect attempts before giving up (0: for ever; default 3)"
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", help="log the library's warnings (retries, broker errors) on stderr"
     )
 
-    parser = _Parser(
+    parser = Parser(
         prog="msgbus",
         description="Write and read messages on a Kafka message bus, or run a local Kafka.",
-        epilog="Exit codes: 0 ok, 1 error, 2 usage. Run 'msgbus COMMAND --help' for a command's options.",
+        epilog="Exit codes: 0 ok, 1 error, 2 usage. Run 'msgbus COMMAND --help' for a command's options.\n\n" + _WHERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"msgbus {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     write = commands.add_parser(
         "write",
@@ -96,12 +126,18 @@ def _parser() -> argparse.ArgumentParser:
         help="write messages (the arguments, or one per line of stdin)",
         description="Write the MESSAGE arguments, or one message per line of stdin; "
         "or, with --count, a generated load with a progress bar.",
+        epilog=_WRITE_EPILOG + "\n\n" + _WHERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     write.add_argument("messages", nargs="*", metavar="MESSAGE")
     write.add_argument("--nonblocking", action="store_true", help="queue the writes; disconnect flushes them")
-    write.add_argument("--count", type=int, default=None, metavar="N", help="write N generated messages")
+    write.add_argument("--count", type=int_in(0), default=None, metavar="N", help="write N generated messages")
     write.add_argument(
-        "--size", type=int, default=100, metavar="B", help="bytes per generated message (with --count; default 100)"
+        "--size",
+        type=int_in(0),
+        default=None,
+        metavar="B",
+        help="bytes per generated message (with --count; default 100)",
     )
 
     read = commands.add_parser(
@@ -109,12 +145,16 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="print messages as they arrive, one per line",
         description="Print messages as they arrive, one per line (Ctrl-C stops).",
+        epilog=_READ_EPILOG + "\n\n" + _WHERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     read.add_argument("--group", default="", help="consumer group to share the messages with (default: none)")
     read.add_argument(
         "--from-beginning", action="store_true", help="with no committed offset, start at the oldest message"
     )
-    read.add_argument("-n", "--count", type=int, default=0, metavar="N", help="stop after N messages (default: never)")
+    read.add_argument(
+        "-n", "--count", type=int_in(1), default=None, metavar="N", help="stop after N messages (default: never)"
+    )
     read.add_argument(
         "--timeout", type=float, default=None, metavar="S", help="stop when no message came for S seconds"
     )
@@ -123,75 +163,101 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     kafka = commands.add_parser(
-        "kafka", help="start|stop|status [--nodes N]: a local Apache Kafka for development", add_help=False
+        "kafka",
+        help="start|stop|status: a local Apache Kafka for development",
+        description="A local Apache Kafka for development, that outlives the command.",
+        epilog="Run 'msgbus kafka COMMAND --help' for a command's options.",
     )
-    kafka.add_argument("args", nargs=argparse.REMAINDER)
+    from .testing._cli_kafka import add_commands
+
+    add_commands(kafka)
     return parser
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def _config_for(args: argparse.Namespace) -> _config.MsgBusConfig:
+    """The bus config from the options and the environment, validated: a bad value is a usage error."""
     if args.command == "write" and args.count is not None:
-        if args.count < 0:
-            raise _UsageError("--count must be 0 or more")
-        if args.size < 0:
-            raise _UsageError("--size must be 0 or more")
         if args.messages:
             raise _UsageError("give either MESSAGE arguments or --count, not both")
-    if args.command == "read":
-        if args.count < 0:
-            raise _UsageError("-n/--count must be 0 or more")
-        if args.timeout is not None and not args.timeout > 0:
-            raise _UsageError("--timeout must be a positive number of seconds")
-
-
-def _config_for(args: argparse.Namespace, direction: _config.BusDir) -> _config.MsgBusConfig:
-    return _config.MsgBusConfig(
+    elif args.command == "write" and args.size is not None:
+        raise _UsageError("--size needs --count")
+    if args.command == "read" and args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise _UsageError("--timeout must be a positive number of seconds")
+    # Where each value came from, to name it in an error.
+    origin = {"topic": "--topic", "bootstrap_servers": "--bootstrap", "host": "--host"}
+    if args.topic is None:
+        args.topic = os.environ.get("MSGBUS_TOPIC") or None
+        origin["topic"] = "MSGBUS_TOPIC"
+        if args.topic is None:
+            raise _UsageError("--topic is required (or set MSGBUS_TOPIC)")
+    if args.bootstrap is None and args.host is None and args.port is None:
+        # An option beats the environment; MSGBUS_BOOTSTRAP beats MSGBUS_HOST/MSGBUS_PORT.
+        args.bootstrap = os.environ.get("MSGBUS_BOOTSTRAP", "")
+        origin["bootstrap_servers"] = "MSGBUS_BOOTSTRAP"
+    if args.host is None:
+        args.host = os.environ.get("MSGBUS_HOST") or "localhost"
+        origin["host"] = "MSGBUS_HOST"
+    if args.port is None:
+        args.port = _env_int("MSGBUS_PORT", 9092, 1, 65535)
+    writer = args.command == "write"
+    cfg = _config.MsgBusConfig(
         host=args.host,
         port=args.port,
-        bootstrap_servers=args.bootstrap,
+        bootstrap_servers=args.bootstrap or "",
         topic=args.topic,
-        direction=direction,
-        blocking=_config.NonBlocking if getattr(args, "nonblocking", False) else _config.Blocking,
+        direction=_config.BusWriter if writer else _config.BusReader,
+        blocking=_config.NonBlocking if writer and args.nonblocking else _config.Blocking,
         connect_retries=args.retries,
-        group_id=getattr(args, "group", ""),
-        offset_reset="earliest" if getattr(args, "from_beginning", False) else "latest",
+        group_id="" if writer else args.group,
+        offset_reset="earliest" if not writer and args.from_beginning else "latest",
     )
-
-
-def _lines(stream: Iterable[str]) -> Iterator[str]:
-    for line in stream:
-        yield line.rstrip("\r\n")
+    try:
+        cfg.validate()
+    except ConfigError as exc:
+        field = str(exc).split(" ", 1)[0]
+        raise _UsageError(f"{origin[field]}: {exc}" if field in origin else str(exc)) from None
+    return cfg
 
 
 class _Progress:
-    """A progress bar with the rate on stderr; redrawn in place on a terminal, else one summary line."""
+    """Count and rate on stderr: redrawn in place on a terminal, at most every _REDRAW seconds.
 
-    def __init__(self, total: int, size: int, stream: TextIO) -> None:
+    With a ``total`` (--count) a bar too, and a summary line when stderr is not a terminal;
+    without one (stdin), nothing at all then.
+    """
+
+    def __init__(self, total: int | None, stream: TextIO) -> None:
         self._total = total
-        self._size = size
         self._stream = stream
         self._tty = stream.isatty()
         self._start = time.monotonic()
         self._drawn_at = 0.0
 
-    def _line(self, done: int) -> str:
+    def _line(self, done: int, nbytes: int) -> str:
         elapsed = max(time.monotonic() - self._start, 1e-9)
-        rate = done / elapsed
+        rates = f"{done / elapsed:,.0f} msg/s {nbytes / elapsed / 1e6:.2f} MB/s {elapsed:.1f} s"
+        if self._total is None:
+            return f"{done:,} messages {rates}"
         filled = _BAR_WIDTH * done // self._total if self._total else _BAR_WIDTH
-        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-        mbps = rate * self._size / 1e6
-        return f"[{bar}] {done}/{self._total} {rate:,.0f} msg/s {mbps:.2f} MB/s {elapsed:.1f} s"
+        return f"[{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {done}/{self._total} {rates}"
 
-    def update(self, done: int) -> None:
-        now = time.monotonic()
-        if self._tty and now - self._drawn_at >= 0.1:
-            self._drawn_at = now
-            self._stream.write("\r" + self._line(done))
+    def _show(self, text: str) -> None:
+        try:
+            self._stream.write(text)
             self._stream.flush()
+        except OSError:  # progress is for the eyes only; a gone stderr must not end the writes
+            self._tty = False
+            self._total = None
 
-    def finish(self, done: int) -> None:
-        self._stream.write(("\r" if self._tty else "") + self._line(done) + "\n")
-        self._stream.flush()
+    def update(self, done: int, nbytes: int) -> None:
+        now = time.monotonic()
+        if self._tty and now - self._drawn_at >= _REDRAW:
+            self._drawn_at = now
+            self._show("\r" + self._line(done, nbytes))
+
+    def finish(self, done: int, nbytes: int) -> None:
+        if self._tty or self._total is not None:
+            self._show(("\r" if self._tty else "") + self._line(done, nbytes) + "\n")
 
 
 def _generated(count: int, size: int) -> Iterator[str]:
@@ -200,140 +266,147 @@ def _generated(count: int, size: int) -> Iterator[str]:
         yield (stamp + " " + "x" * size)[:size] if size > len(stamp) else stamp[:size]
 
 
-def _write(args: argparse.Namespace) -> int:
-    with _connect(_config_for(args, _config.BusWriter)) as bus:
+def _stdin_messages() -> Iterator[tuple[str, int]]:
+    """Each stdin line without its terminator, as text that encodes back to the same bytes; and its size."""
+    for line in sys.stdin.buffer:
+        if line.endswith(b"\n"):
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        yield line.decode("utf-8", "surrogateescape"), len(line)
+
+
+def _write(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
+    with _connect(cfg) as bus:
         if args.count is not None:
-            progress = _Progress(args.count, args.size, sys.stderr)
-            messages = _generated(args.count, args.size)
+            size = 100 if args.size is None else args.size
+            progress = _Progress(args.count, sys.stderr)
+            messages = _generated(args.count, size)
             done = 0
             while done < args.count:
                 chunk = [next(messages) for _ in range(min(_LOAD_CHUNK, args.count - done))]
                 done += bus.message_write_many(chunk)
-                progress.update(done)
+                progress.update(done, done * size)
             bus.disconnect()  # the flush is part of the load
-            progress.finish(done)
+            progress.finish(done, done * size)
             return 0
-        source: Iterable[str] = args.messages or _lines(sys.stdin)
-        for message in source:
-            bus.message_write(message)
+        if args.messages:
+            for message in args.messages:
+                bus.message_write(message)
+            return 0
+        progress = _Progress(None, sys.stderr)
+        done = nbytes = 0
+        try:
+            for message, size in _stdin_messages():
+                bus.message_write(message)
+                done += 1
+                nbytes += size
+                progress.update(done, nbytes)
+            bus.disconnect()
+        finally:
+            progress.finish(done, nbytes)  # also before an error line, which then stands on its own line
     return 0
 
 
-def _read(args: argparse.Namespace) -> int:
+class _Output:
+    """``msgbus read``'s stdout, as bytes; knows when the reader of a pipe has gone."""
+
+    def __init__(self, topic: str, as_json: bool) -> None:
+        self._topic = topic
+        self._json = as_json
+        self._out = sys.stdout.buffer
+        self._poll: select.poll | None = select.poll()
+        try:
+            # No events asked for: poll still reports POLLERR (a pipe with no reader, on Linux),
+            # POLLHUP (a socket or terminal hung up) and POLLNVAL, as GNU tail -f watches.
+            self._poll.register(sys.stdout.fileno(), 0)
+        except (OSError, ValueError):  # not a file descriptor: found out on the next write
+            self._poll = None
+
+    def gone(self) -> bool:
+        if self._poll is None:
+            return False
+        return any(events & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, events in self._poll.poll(0))
+
+    def write(self, item: tuple[str, int, int, int]) -> None:
+        text, partition, offset, timestamp = item
+        # The library hands over bytes that are not UTF-8 as surrogates (surrogateescape).
+        raw = text.encode("utf-8", "surrogateescape")
+        if not self._json:
+            self._out.write(raw + b"\n")
+        else:
+            record: dict[str, object] = {
+                "topic": self._topic,
+                "partition": partition,
+                "offset": offset,
+                "timestamp": timestamp if timestamp >= 0 else None,
+                "message": raw.decode("utf-8", "replace"),
+            }
+            if record["message"] != text:
+                record["message_b64"] = base64.b64encode(raw).decode("ascii")
+            self._out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        self._out.flush()
+
+
+def _read(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
+    out = _Output(args.topic, args.json)
     count = 0
-    out = sys.stdout
-    with _connect(_config_for(args, _config.BusReader)) as bus:
+    with _connect(cfg) as bus:
         assert isinstance(bus, _bus.ReaderBase)
-        while not args.count or count < args.count:
-            item = bus._read_item(args.timeout)
+        last = time.monotonic()
+        while args.count is None or count < args.count:
+            # Short waits, so that a closed stdout ends the command while no message comes.
+            wait = (
+                _READ_SLICE
+                if args.timeout is None
+                else max(0.0, min(_READ_SLICE, last + args.timeout - time.monotonic()))
+            )
+            item = bus._read_item(wait)
             if item is None:
-                break
-            text, partition, offset, timestamp = item
-            if args.json:
-                record = {
-                    "topic": args.topic,
-                    "partition": partition,
-                    "offset": offset,
-                    "timestamp": timestamp if timestamp >= 0 else None,
-                    "message": text,
-                }
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                out.write(text + "\n")
-            out.flush()
+                if out.gone():
+                    raise BrokenPipeError
+                if args.timeout is not None and time.monotonic() - last >= args.timeout:
+                    break
+                continue
+            out.write(item)
             count += 1
+            last = time.monotonic()
     return 0
-
-
-class _Waiting(logging.Handler):
-    """Says once, on stderr, what a connect waits for: without it the command looks hung."""
-
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(logging.WARNING)
-        self._stream = stream
-        self._said = False
-        self._say_lock = threading.Lock()
-
-    def say(self, where: str, detail: str) -> None:
-        with self._say_lock:
-            if self._said:
-                return
-            self._said = True
-        self._stream.write(f"msgbus: waiting for Kafka at {where} ({detail}); Ctrl-C stops\n")
-        self._stream.flush()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        retry = getattr(record, RETRY_RECORD_ATTR, None)
-        if isinstance(retry, dict):
-            of = retry["retries"] or "unlimited"
-            self.say(retry["where"], f"attempt {retry['attempt']} of {of} failed: {retry['reason']}")
-
-
-_waiting: _Waiting | None = None
-
-
-def _connect(cfg: _config.MsgBusConfig) -> _bus.MsgBusIO:
-    """connect(); if that takes a while (a broker that does not answer), stderr says what it waits for."""
-    from ._kafka._settings import bootstrap_servers
-
-    timer = None
-    if _waiting is not None:
-        timer = threading.Timer(_WAITING_AFTER, _waiting.say, (bootstrap_servers(cfg), "no answer yet"))
-        timer.daemon = True
-        timer.start()
-    try:
-        return _bus.connect(cfg)
-    finally:
-        if timer is not None:
-            timer.cancel()
-
-
-def _quiet_logs(verbose: bool) -> None:
-    """By default only the final error line, and once what a connect waits for.
-
-    With --verbose, the library's warnings (retries, broker errors) too.
-    """
-    global _waiting
-    logger = logging.getLogger("msgbus.cli")
-    logger.propagate = False
-    for old in logger.handlers[:]:
-        logger.removeHandler(old)
-    _waiting = _Waiting(sys.stderr)
-    logger.addHandler(_waiting)
-    if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("msgbus: %(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    set_logger(logger)
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"msgbus: error: {message}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # stderr gone too: the exit code says it
+        print(f"msgbus: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def _drop_stdout() -> None:
+    # Nothing more can reach the reader; let the exit's flush of stdout go nowhere.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``msgbus`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = None
     try:
         args = _parser().parse_args(argv)
-        if args.command == "kafka":
-            from .testing._cli_kafka import main as kafka_main
+        command = args.command
+        if command == "kafka":
+            from .testing._cli_kafka import run
 
-            return kafka_main(list(args.args))
-        _check_args(args)
+            return run(args, sys.stdout, sys.stderr)
+        cfg = _config_for(args)
         _quiet_logs(args.verbose)
-        return _write(args) if args.command == "write" else _read(args)
+        return _write(args, cfg) if command == "write" else _read(args, cfg)
     except _UsageError as exc:
         return _fail(str(exc), 2)
     except MsgBusError as exc:
         return _fail(str(exc), 1)
     except BrokenPipeError:
-        # The reader of our output went away (`msgbus read ... | head`): not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        _drop_stdout()
+        # `msgbus read ... | head`: the reader of our output went away, not an error of ours.
+        return 0 if command == "read" else _fail("a pipe closed", 1)
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -297,7 +297,7 @@ class Inbox:
             dispatcher.join(_CALLBACK_JOIN_TIMEOUT)
             if dispatcher.is_alive():
                 _log.logger().warning(
-                    "msgbus: the callback on %s is still running %.0f s after disconnect; not waiting for it",
+                    "the callback on %s is still running %.0f s after disconnect; not waiting for it",
                     self._name,
                     _CALLBACK_JOIN_TIMEOUT,
                 )
@@ -341,7 +341,7 @@ class Inbox:
                     # BaseException too: a SystemExit would otherwise end this thread
                     # silently, and no callback (not even a new one) would run again.
                     _log.logger().exception(
-                        "msgbus: the callback raised on %s (partition %d, offset %d); going on",
+                        "the callback raised on %s (partition %d, offset %d); going on",
                         self._name,
                         partition,
                         offset,

@@ -114,7 +114,7 @@ class Throttle:
         for old in due:
             target.log(
                 old.level,
-                "msgbus: %d more like this in the last %.0f s, not logged: %s",
+                "%d more like this in the last %.0f s, not logged: %s",
                 old.repeats,
                 self._window,
                 old.text,

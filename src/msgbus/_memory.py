@@ -118,7 +118,7 @@ class MemoryWriter(WriterBase):
         self._failed = 0
         with self._cluster.cond:
             self._cluster.topic(cfg.topic)
-        _log.logger().info("msgbus: in-process writer connected to %s, topic %s", address(cfg), cfg.topic)
+        _log.logger().info("in-process writer connected to %s, topic %s", address(cfg), cfg.topic)
 
     def message_write(self, msg: str) -> None:
         size = _check_message(msg)
@@ -146,7 +146,7 @@ class MemoryWriter(WriterBase):
         if self._closed:
             return
         self._closed = True
-        _log.logger().info("msgbus: in-process writer on %s disconnected", self._topic)
+        _log.logger().info("in-process writer on %s disconnected", self._topic)
 
 
 class MemoryReader(ReaderBase):
@@ -178,7 +178,7 @@ class MemoryReader(ReaderBase):
         self._thread = threading.Thread(target=self._run, name=f"msgbus-memory-reader-{cfg.topic}", daemon=True)
         self._thread.start()
         _log.logger().info(
-            "msgbus: in-process reader connected to %s, topic %s, group %r", address(cfg), cfg.topic, cfg.group_id
+            "in-process reader connected to %s, topic %s, group %r", address(cfg), cfg.topic, cfg.group_id
         )
 
     # -- the interface -------------------------------------------------------
@@ -215,7 +215,7 @@ class MemoryReader(ReaderBase):
                 group.returned.extendleft(item[2] for item in reversed(unread))
                 group.members -= 1
                 self._cluster.cond.notify_all()
-        _log.logger().info("msgbus: in-process reader on %s disconnected", self._topic)
+        _log.logger().info("in-process reader on %s disconnected", self._topic)
 
     # -- the reader thread -----------------------------------------------------
 

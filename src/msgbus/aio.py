@@ -96,7 +96,7 @@ def _disconnect_quietly(bus: MsgBusIO) -> None:
     try:
         bus.disconnect()
     except Exception:
-        _log.logger().warning("msgbus: disconnecting the bus of a cancelled aio connect failed", exc_info=True)
+        _log.logger().warning("disconnecting the bus of a cancelled aio connect failed", exc_info=True)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

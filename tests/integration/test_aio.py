@@ -206,7 +206,7 @@ async def test_a_cancelled_connect_disconnects_the_bus_it_opens(
         return sum(1 for thread in threading.enumerate() if thread.name == thread_name)
 
     def connected() -> int:
-        return sum(1 for r in caplog.records if r.getMessage().startswith(f"msgbus: reader connected to {kafka.host}"))
+        return sum(1 for r in caplog.records if r.getMessage().startswith(f"reader connected to {kafka.host}"))
 
     live = await aio.connect(reader_cfg)
     writer = await aio.connect(config(base, topic, msgbus.BusWriter))

@@ -76,11 +76,11 @@ def test_contradicting_options_are_a_usage_error() -> None:
     assert result.stderr.strip() == "msgbus: error: give either MESSAGE arguments or --count, not both"
 
 
-def test_a_bad_config_value_is_one_line_and_exit_1() -> None:
+def test_a_bad_config_value_is_one_line_and_exit_2() -> None:
     result = run("write", "--topic", "bad topic!", "x")
-    assert result.returncode == 1
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("msgbus: error: topic 'bad topic!'")
+    assert len(lines) == 1 and lines[0].startswith("msgbus: error: --topic: topic 'bad topic!'")
 
 
 def test_a_dead_broker_is_one_line_and_exit_1() -> None:
@@ -117,7 +117,7 @@ def test_verbose_shows_the_retries_too() -> None:
     where = f"127.0.0.1:{closed_port()}"
     result = run("read", "-v", "--bootstrap", where, "--retries", "2", "--topic", "t")
     assert result.returncode == 1
-    assert "msgbus: WARNING: msgbus: connect attempt 1 to " in result.stderr
+    assert "msgbus: WARNING: connect attempt 1 to " in result.stderr
     assert result.stderr.count("waiting for Kafka") == 1
 
 

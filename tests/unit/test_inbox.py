@@ -341,7 +341,7 @@ def test_a_raising_callback_is_logged_and_the_next_item_still_arrives(
     records = [r for r in caplog.records if r.name == "msgbus" and r.levelno == logging.ERROR]
     assert len(records) == 1
     record = records[0]
-    assert record.getMessage() == "msgbus: the callback raised on unit (partition 3, offset 41); going on"
+    assert record.getMessage() == "the callback raised on unit (partition 3, offset 41); going on"
     assert record.exc_info is not None
     assert record.exc_info[0] is ValueError
 

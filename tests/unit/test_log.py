@@ -136,7 +136,7 @@ def test_library_log_lines_go_to_the_custom_logger() -> None:
     # close() joins the dispatcher thread, which logs as soon as the callback raised.
     box.close()
     assert [(r.name, r.levelno, r.getMessage()) for r in records.records] == [
-        ("unit.library", logging.ERROR, "msgbus: the callback raised on logged (partition 0, offset 0); going on")
+        ("unit.library", logging.ERROR, "the callback raised on logged (partition 0, offset 0); going on")
     ]
 
 
@@ -194,7 +194,7 @@ def test_the_repeats_of_a_line_that_stopped_are_counted_at_the_next_line(clock: 
     messages = [(r.levelno, r.getMessage()) for r in records.records]
     assert messages == [
         (logging.ERROR, FAIL_FORMAT % fail_line()),
-        (logging.ERROR, "msgbus: 4 more like this in the last 30 s, not logged: " + FAIL_FORMAT % fail_line()),
+        (logging.ERROR, "4 more like this in the last 30 s, not logged: " + FAIL_FORMAT % fail_line()),
         (logging.ERROR, "FAIL [rdkafka#producer-1] something else"),
     ]
 

@@ -87,7 +87,7 @@ class ErrorWatch:
                     self.fatal = text
             except AttributeError:
                 pass
-        self._throttle.log(logging.WARNING, _log.normalize(text), "msgbus: %s: %s", self._what, text)
+        self._throttle.log(logging.WARNING, _log.normalize(text), "%s: %s", self._what, text)
 
 
 def create_client(factory: Callable[[dict[str, Any]], _Client], settings: dict[str, Any]) -> _Client:

@@ -61,7 +61,7 @@ class Attempts:
         delay = backoff(self.count)
         retry = {"where": where, "attempt": self.count, "retries": limit, "reason": cause}
         _log.logger().warning(
-            "msgbus: connect attempt %d to %s failed (%s); retrying in %.2f s",
+            "connect attempt %d to %s failed (%s); retrying in %.2f s",
             self.count,
             where,
             cause,

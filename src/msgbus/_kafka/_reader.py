@@ -44,7 +44,7 @@ def decode(value: bytes | None, where: str) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        _log.logger().warning("msgbus: message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
+        _log.logger().warning("message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
         return value.decode("utf-8", "surrogateescape")
 
 
@@ -87,7 +87,7 @@ class KafkaReader(ReaderBase):
             raise
         self._starts_at.connected()
         _log.logger().info(
-            "msgbus: reader connected to %s, topic %s, group %s, partitions %s",
+            "reader connected to %s, topic %s, group %s, partitions %s",
             bootstrap_servers(cfg),
             cfg.topic,
             group_id,
@@ -103,7 +103,7 @@ class KafkaReader(ReaderBase):
         if topic is not None and topic.error is not None:
             if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
-            _log.logger().warning("msgbus: topic %s: %s", cfg.topic, describe(topic.error))
+            _log.logger().warning("topic %s: %s", cfg.topic, describe(topic.error))
         self._consumer.subscribe(
             [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
@@ -154,7 +154,7 @@ class KafkaReader(ReaderBase):
                 return
             self._closed = True
         self._shutdown()
-        _log.logger().info("msgbus: reader on %s disconnected", self._topic)
+        _log.logger().info("reader on %s disconnected", self._topic)
 
     def _shutdown(self) -> None:
         # AdminClient has no close(): dropping the only reference destroys it (its
@@ -216,14 +216,14 @@ class KafkaReader(ReaderBase):
             except Exception:
                 if self._stop.is_set():
                     break
-                _log.logger().exception("msgbus: reader on %s hit an error; going on", self._topic)
+                _log.logger().exception("reader on %s hit an error; going on", self._topic)
                 time.sleep(_CONSUME_TIMEOUT)
         try:
             self._store_done()
             # Commits the stored offsets and leaves the group at once.
             consumer.close()
         except Exception:
-            _log.logger().exception("msgbus: closing the reader on %s failed", self._topic)
+            _log.logger().exception("closing the reader on %s failed", self._topic)
 
     def _take_in(self, messages: list[Any]) -> None:
         try:
@@ -241,7 +241,7 @@ class KafkaReader(ReaderBase):
             for msg in messages:
                 err = msg.error()
                 if err is not None:
-                    _log.logger().warning("msgbus: reader on %s: %s", self._topic, describe(err))
+                    _log.logger().warning("reader on %s: %s", self._topic, describe(err))
         if items:
             self._next_offsets.update({item[1]: item[2] + 1 for item in items})
             self._inbox.put_many(items)
@@ -252,7 +252,7 @@ class KafkaReader(ReaderBase):
         for msg in messages:
             err = msg.error()
             if err is not None:
-                _log.logger().warning("msgbus: reader on %s: %s", self._topic, describe(err))
+                _log.logger().warning("reader on %s: %s", self._topic, describe(err))
                 continue
             partition = msg.partition()
             offset = msg.offset()
@@ -294,7 +294,7 @@ class KafkaReader(ReaderBase):
             self._consumer.store_offsets(offsets=offsets)
         except KafkaException as exc:
             # A partition that was taken away meanwhile: its new owner reads from the last commit.
-            _log.logger().debug("msgbus: storing offsets on %s: %s", self._topic, describe(exc.args[0]))
+            _log.logger().debug("storing offsets on %s: %s", self._topic, describe(exc.args[0]))
 
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
@@ -315,7 +315,7 @@ class KafkaReader(ReaderBase):
         self._paused = False
         self._assigned.set()
         _log.logger().info(
-            "msgbus: reader on %s assigned %s",
+            "reader on %s assigned %s",
             self._topic,
             {tp.partition: tp.offset for tp in positioned},
         )
@@ -332,7 +332,7 @@ class KafkaReader(ReaderBase):
                 consumer.commit(asynchronous=False)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError._NO_OFFSET:
-                    _log.logger().warning("msgbus: commit on revoke for %s: %s", self._topic, describe(exc.args[0]))
+                    _log.logger().warning("commit on revoke for %s: %s", self._topic, describe(exc.args[0]))
         for partition in revoked:
             self._assigned_at.pop(partition, None)
 
@@ -347,7 +347,7 @@ class KafkaReader(ReaderBase):
             self._next_offsets.pop(partition, None)
         if dropped:
             _log.logger().info(
-                "msgbus: reader on %s left %d queued message(s) of revoked partitions %s to their new owner",
+                "reader on %s left %d queued message(s) of revoked partitions %s to their new owner",
                 self._topic,
                 dropped,
                 sorted(partitions),

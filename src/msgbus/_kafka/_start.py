@@ -62,14 +62,12 @@ class StartPositions:
             except Exception as exc:
                 attempt += 1
                 if self._stop.is_set():
-                    _log.logger().warning(
-                        "msgbus: could not position the reader on %s (%s); disconnecting", self._topic, exc
-                    )
+                    _log.logger().warning("could not position the reader on %s (%s); disconnecting", self._topic, exc)
                     self._fresh = []
                     return partitions
                 if attempt == 1 or attempt % 10 == 0:
                     _log.logger().warning(
-                        "msgbus: could not position the reader on %s yet (%s); trying again (attempt %d)",
+                        "could not position the reader on %s yet (%s); trying again (attempt %d)",
                         self._topic,
                         exc,
                         attempt,
@@ -89,7 +87,7 @@ class StartPositions:
         try:
             consumer.commit(offsets=fresh, asynchronous=False)
         except KafkaException as exc:
-            _log.logger().warning("msgbus: committing the start of %s: %s", self._topic, describe(exc.args[0]))
+            _log.logger().warning("committing the start of %s: %s", self._topic, describe(exc.args[0]))
 
     def _position(self, consumer: Any, partitions: list[Any]) -> list[Any]:
         # A named group starts a partition at its commit. A private group, which

@@ -128,7 +128,7 @@ class KafkaWriter(WriterBase):
         self._poller.start()
         self._health = HealthProbe(cfg, lambda: self._producer)
         _log.logger().info(
-            "msgbus: %s writer connected to %s, topic %s",
+            "%s writer connected to %s, topic %s",
             "Blocking" if self._blocking else "NonBlocking",
             settings["bootstrap.servers"],
             cfg.topic,
@@ -268,7 +268,7 @@ class KafkaWriter(WriterBase):
             self._producer.flush(0)
         self._producer.close()
         undelivered = self._failed - failed_before
-        _log.logger().info("msgbus: writer on %s disconnected (%d undelivered)", self._topic, undelivered)
+        _log.logger().info("writer on %s disconnected (%d undelivered)", self._topic, undelivered)
         if undelivered:
             raise FlushError(
                 f"disconnect could not deliver {undelivered} message(s) to {self._topic} within "
@@ -343,7 +343,7 @@ class KafkaWriter(WriterBase):
         with self._failed_lock:
             self._failed += 1
         _log.logger().error(
-            "msgbus: NonBlocking message to %s not delivered: %s (%d failed so far)",
+            "NonBlocking message to %s not delivered: %s (%d failed so far)",
             self._topic,
             describe(err),
             self._failed,
@@ -355,4 +355,4 @@ class KafkaWriter(WriterBase):
                 self._producer.poll(_POLL_INTERVAL)
             except Exception:
                 # A raising callback must not end delivery reporting.
-                _log.logger().exception("msgbus: error while serving delivery reports on %s", self._topic)
+                _log.logger().exception("error while serving delivery reports on %s", self._topic)

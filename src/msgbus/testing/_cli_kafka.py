@@ -1,26 +1,34 @@
-"""``msgbus kafka start|stop|status [--nodes N]``: a detached local Kafka.
+"""``msgbus kafka start|stop|status``: a detached local Kafka.
 
 ``start`` launches a :class:`LocalKafka` whose JVMs outlive this process and
 records their pids, ports and data directory in a state file
 (``$XDG_STATE_HOME/msgbus/localkafka-state.json``, else
 ``~/.cache/msgbus/localkafka-state.json``; ``$MSGBUS_STATE_DIR`` overrides the
 directory).  ``stop`` kills them and deletes the data.
+
+The grammar is :func:`add_commands`, part of the ``msgbus`` command's argparse
+tree; :func:`main` parses ``msgbus kafka``'s arguments on their own.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from msgbus._cli import Parser, int_in
 from msgbus.testing.localkafka import (
+    HOST,
     MARKER_PROPERTY,
     KafkaStartupError,
     KafkaToolingError,
@@ -28,15 +36,9 @@ from msgbus.testing.localkafka import (
     _port_open,
 )
 
-__all__ = ["kafka_start", "kafka_status", "kafka_stop", "main", "state_file"]
+__all__ = ["add_commands", "kafka_start", "kafka_status", "kafka_stop", "main", "run", "state_file"]
 
-USAGE = """usage: msgbus kafka start [--nodes N] | stop | status
-
-  start   start a local Kafka cluster (N nodes, default 1) that keeps running
-          after this command exits; prints its bootstrap servers
-  status  report whether it is running (exit 0) or not (exit 1)
-  stop    stop it and delete its data
-"""
+_HINT = "msgbus kafka: point msgbus and the examples at it with:\n  export MSGBUS_BOOTSTRAP={}\n"
 
 
 def state_file() -> Path:
@@ -151,15 +153,26 @@ def _stop_recorded(state: dict[str, Any], timeout: float) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def kafka_start(nodes: int = 1) -> dict[str, Any]:
-    """Start a detached cluster (or return the one already running)."""
+def kafka_start(nodes: int = 1, port: int | None = None) -> dict[str, Any]:
+    """Start a detached cluster (or return the one already running).
+
+    ``port``: node 1's client port (default: a free one).
+    """
     status = kafka_status()
     if status is not None:
         if status["running"]:
+            first = status["nodes"][0].get("port") if status["nodes"] else None
+            if port is not None and first != port:
+                raise KafkaStartupError(
+                    f"a local Kafka is already running at {status['bootstrap_servers']}, "
+                    f"not on port {port}; run `msgbus kafka stop` first"
+                )
             status["already_running"] = True
             return dict(status)
         kafka_stop()  # stale or half-dead: clean it up first
-    kafka = LocalKafka(nodes, die_with_parent=False)
+    if port is not None:
+        _check_port_free(port)
+    kafka = LocalKafka(nodes, die_with_parent=False, port=port)
     kafka.start()
     state = kafka.detach()
     state["started_at"] = time.time()
@@ -173,64 +186,106 @@ def kafka_start(nodes: int = 1) -> dict[str, Any]:
     return state
 
 
-def _parse_nodes(args: Sequence[str]) -> int:
-    nodes = 1
-    it = iter(args)
-    for arg in it:
-        if arg in ("--nodes", "-n"):
-            value = next(it, None)
-            if value is None:
-                raise ValueError(f"{arg} needs a value")
-        elif arg.startswith("--nodes="):
-            value = arg.split("=", 1)[1]
-        else:
-            raise ValueError(f"unexpected argument {arg!r}")
+def _check_port_free(port: int) -> None:
+    """A clear error now, rather than a JVM that fails to bind later."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the JVM binds: SO_REUSEADDR, so that a port in TIME_WAIT counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            nodes = int(value)
-        except ValueError:
-            raise ValueError(f"--nodes expects an integer, got {value!r}") from None
-        if nodes < 1:
-            raise ValueError("--nodes must be >= 1")
-    return nodes
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise KafkaStartupError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
 
 
-def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Entry point for ``msgbus kafka ...`` (``argv`` excludes ``kafka``)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        (out if argv else err).write(USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
+def add_commands(kafka: argparse.ArgumentParser) -> None:
+    """``start``, ``stop`` and ``status`` under ``kafka``."""
+    commands = kafka.add_subparsers(dest="kafka_command", required=True, metavar="COMMAND", parser_class=Parser)
+    env_help = 'print only `export MSGBUS_BOOTSTRAP=HOST:PORT`, for eval "$(msgbus kafka ...)"'
+    start = commands.add_parser(
+        "start",
+        help="start a local Kafka that keeps running after this command",
+        description="Start a local Apache Kafka (KRaft, loopback only) that keeps running after this "
+        "command exits, or find the one already running. stdout: its bootstrap servers, HOST:PORT[,...]; "
+        "stderr: the line that points msgbus at it (export MSGBUS_BOOTSTRAP=...).",
+        epilog='Example: eval "$(msgbus kafka start --print-env)"; msgbus write --topic T hello',
+    )
+    start.add_argument("-n", "--nodes", type=int_in(1), default=1, help="cluster size (default 1)")
+    start.add_argument("--port", type=int_in(1, 65535), default=None, help="node 1's client port (default: a free one)")
+    start.add_argument("--print-env", action="store_true", help=env_help)
+    status = commands.add_parser(
+        "status",
+        help="say whether it runs, and where (exit 0 running, 1 not)",
+        description="Say whether the local Kafka runs (exit 0) or not (exit 1), and where: "
+        "stdout 'local Kafka: running at HOST:PORT', stderr the export line as for start.",
+    )
+    status.add_argument("--print-env", action="store_true", help=env_help)
+    commands.add_parser("stop", help="stop it and delete its data", description="Stop it and delete its data.")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run a parsed ``msgbus kafka`` command."""
     try:
-        if command == "start":
-            state = kafka_start(_parse_nodes(rest))
+        if args.kafka_command == "start":
+            state = kafka_start(args.nodes, args.port)
             if state.get("already_running"):
-                err.write("a local Kafka is already running\n")
-            out.write(f"{state['bootstrap_servers']}\n")
+                err.write(f"msgbus kafka: a local Kafka is already running at {state['bootstrap_servers']}\n")
+            _tell(state["bootstrap_servers"], state["bootstrap_servers"], args.print_env, out, err)
             return 0
-        if rest:
-            raise ValueError(f"`{command}` takes no arguments")
-        if command == "status":
-            status = kafka_status()
-            if status is None:
-                out.write("local Kafka: not running\n")
-                return 1
-            if status["running"]:
-                out.write(f"local Kafka: running at {status['bootstrap_servers']}\n")
-                return 0
-            out.write(
-                f"local Kafka: not running (stale state for {status.get('bootstrap_servers')}; "
-                f"{len(status['alive_pids'])} JVM(s) alive; run `msgbus kafka stop`)\n"
-            )
-            return 1
-        if command == "stop":
-            out.write("local Kafka stopped\n" if kafka_stop() else "local Kafka: not running\n")
-            return 0
-        raise ValueError(f"unknown command {command!r}")
-    except ValueError as exc:
-        err.write(f"msgbus kafka: {exc}\n{USAGE}")
-        return 2
+        if args.kafka_command == "status":
+            return _status(args.print_env, out, err)
+        out.write("local Kafka stopped\n" if kafka_stop() else "local Kafka: not running\n")
+        return 0
     except (KafkaToolingError, KafkaStartupError) as exc:
-        err.write(f"msgbus kafka: {exc}\n")
+        err.write(f"msgbus kafka: error: {exc}\n")
         return 1
+
+
+def _tell(bootstrap: str, line: str, print_env: bool, out: TextIO, err: TextIO) -> None:
+    # stdout stays one machine-readable line; the human hint goes to stderr.
+    if print_env:
+        out.write(f"export MSGBUS_BOOTSTRAP={shlex.quote(bootstrap)}\n")
+    else:
+        out.write(line + "\n")
+        err.write(_HINT.format(shlex.quote(bootstrap)))
+    out.flush()
+
+
+def _status(print_env: bool, out: TextIO, err: TextIO) -> int:
+    status = kafka_status()
+    if status is not None and status["running"]:
+        where = str(status["bootstrap_servers"])
+        _tell(where, f"local Kafka: running at {where}", print_env, out, err)
+        return 0
+    if status is None:
+        line = "local Kafka: not running\n"
+    else:
+        line = (
+            f"local Kafka: not running (stale state for {status.get('bootstrap_servers')}; "
+            f"{len(status['alive_pids'])} JVM(s) alive; run `msgbus kafka stop`)\n"
+        )
+    # With --print-env, stdout is only ever an export line: eval gets nothing here.
+    (err if print_env else out).write(line)
+    return 1
+
+
+def _standalone_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="msgbus kafka", description="A local Apache Kafka for development.")
+    add_commands(parser)
+    return parser
+
+
+def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point for ``msgbus kafka ...`` (``argv`` excludes ``kafka``); returns the exit code."""
+    try:
+        args = _standalone_parser().parse_args(list(argv))
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    return run(args, out or sys.stdout, err or sys.stderr)
+
+
+def _parse_nodes(args: Sequence[str]) -> int:
+    """``start``'s --nodes; ValueError for bad arguments (the old parser's interface)."""
+    try:
+        return int(_standalone_parser().parse_args(["start", *args]).nodes)
+    except SystemExit:
+        raise ValueError(f"bad arguments for start: {' '.join(args)!r}") from None

@@ -485,11 +485,16 @@ class LocalKafka:
         stop_timeout: float = 10.0,
         die_with_parent: bool = True,
         security: bool = False,
+        port: int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
         if heap_mb < 64:
             raise ValueError("heap_mb must be >= 64")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port must be from 1 to 65535, not {port}")
+        #: Node 1's client port, if fixed (``msgbus kafka start --port``); else every port is a free one.
+        self.fixed_port = port
         self.nodes = nodes
         self.heap_mb = heap_mb
         self.kafka_version = kafka_version or DEFAULT_KAFKA_VERSION
@@ -588,6 +593,8 @@ class LocalKafka:
         self._rt.data_dir = data_dir
         self.cluster_id = _new_cluster_id()
         flat = _free_ports((4 if self.secure else 2) * self.nodes)
+        if self.fixed_port is not None:
+            flat = [self.fixed_port, *[p for p in flat if p != self.fixed_port][: len(flat) - 1]]
         ports = [(flat[2 * i], flat[2 * i + 1]) for i in range(self.nodes)]
         plan = SecurityPlan(data_dir / "tls") if self.secure else None
         if plan is not None:

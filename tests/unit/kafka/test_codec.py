@@ -72,7 +72,7 @@ def test_decode_invalid_utf8_round_trips_and_warns(caplog: pytest.LogCaptureFixt
         (
             "msgbus",
             logging.WARNING,
-            "msgbus: message at hb_events[2]@17 is not valid UTF-8; undecodable bytes kept as surrogates",
+            "message at hb_events[2]@17 is not valid UTF-8; undecodable bytes kept as surrogates",
         )
     ]
 

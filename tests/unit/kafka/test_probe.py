@@ -161,8 +161,8 @@ def test_each_retry_is_logged(sleeps: list[float], caplog: pytest.LogCaptureFixt
         attempts.failed("metadata timed out")
         attempts.failed("metadata timed out")
     assert [r.getMessage() for r in caplog.records if r.name == "msgbus"] == [
-        "msgbus: connect attempt 1 to kafka.example:19092 failed (metadata timed out); retrying in 0.25 s",
-        "msgbus: connect attempt 2 to kafka.example:19092 failed (metadata timed out); retrying in 0.50 s",
+        "connect attempt 1 to kafka.example:19092 failed (metadata timed out); retrying in 0.25 s",
+        "connect attempt 2 to kafka.example:19092 failed (metadata timed out); retrying in 0.50 s",
     ]
 
 
@@ -175,8 +175,8 @@ def test_error_watch_keeps_the_last_error_and_logs_it(caplog: pytest.LogCaptureF
     assert errors.last == "1/1 brokers are down (_ALL_BROKERS_DOWN)"
     assert errors.fatal is None
     assert [r.getMessage() for r in caplog.records] == [
-        "msgbus: writer on t: Connection refused (_TRANSPORT)",
-        "msgbus: writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
+        "writer on t: Connection refused (_TRANSPORT)",
+        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
     ]
 
 
@@ -362,7 +362,7 @@ def test_error_watch_logs_a_repeated_error_once_per_window(caplog: pytest.LogCap
     assert errors.last == "Connect to ipv4#127.0.0.1:9092 failed (after 199ms) (_TRANSPORT)"
     assert errors.unreachable == 200
     assert [r.getMessage() for r in caplog.records] == [
-        "msgbus: reader on t: Connect to ipv4#127.0.0.1:9092 failed (after 0ms) (_TRANSPORT)"
+        "reader on t: Connect to ipv4#127.0.0.1:9092 failed (after 0ms) (_TRANSPORT)"
     ]
 
 
@@ -387,6 +387,6 @@ def test_error_watch_reports_the_repeats_after_the_window(monkeypatch: pytest.Mo
     finally:
         logger.removeHandler(handler)
     assert messages == [
-        "msgbus: writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
-        "msgbus: writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN) [9 more like this in the last 35 s, not logged]",
+        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
+        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN) [9 more like this in the last 35 s, not logged]",
     ]
