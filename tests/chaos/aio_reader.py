@@ -9,9 +9,9 @@ import msgbus
 from msgbus import aio
 
 from .actors import ReaderActor
+from .record import CONSUMER_TASKS
 
 # Tasks reading one bus, per kind.
-_TASKS = {"aio-one": 1, "aio-many": 3, "aio-waitfor": 2}
 
 
 class AioReader(ReaderActor):
@@ -28,7 +28,7 @@ class AioReader(ReaderActor):
         bus = await self._aconnect()
         if bus is None:
             return
-        tasks = [asyncio.create_task(self._consume(bus)) for _ in range(_TASKS[self.plan.kind])]
+        tasks = [asyncio.create_task(self._consume(bus)) for _ in range(CONSUMER_TASKS[self.plan.kind])]
         while not self.should_leave():
             await asyncio.sleep(0.05)
         self.done.set()

@@ -14,7 +14,10 @@ import dataclasses
 import itertools
 import math
 
-from .record import ACKED, ReaderRec, Recorder, WriteRec
+from .record import ACKED, CONSUMER_TASKS, ReaderRec, Recorder, WriteRec
+
+# How close two deliveries of concurrent consumers must be for a step back to be their race.
+_RACE_WINDOW = 0.5
 
 ANOMALIES = ("lost write", "duplicate", "poll skip", "non-monotonic", "stuck reader", "hung or leaked")
 #: A reader that leaves must have seen writes acknowledged this long (fault time not counted) before it left.
@@ -213,6 +216,9 @@ class Checker:
         mine = self.by_reader[r.rid]
         seen = {self.pos[text][1:] for text, _ in mine if text in self.pos}
         last: dict[int, tuple[int, float]] = {}
+        # Several consumers of one reader: a step back by fewer than their number, at
+        # about the same moment, is two of them recording in another order than they took.
+        consumers = CONSUMER_TASKS.get(r.kind, 1)
         for text, t in mine:
             pos = self.pos.get(text)
             if pos is None or pos[0] != r.topic:
@@ -221,7 +227,8 @@ class Checker:
             _, p, o = pos
             if p in last:
                 o1, t1 = last[p]
-                if o < o1 and not self._between(spans, t1, t):
+                racing = o1 - o < consumers and t - t1 < _RACE_WINDOW
+                if o < o1 and not racing and not self._between(spans, t1, t):
                     self.found.add(
                         "non-monotonic",
                         f"r{r.rid} ({r.kind}) went from {r.topic}[{p}]@{o1} at {self.rec.rel(t1)} back to @{o} "

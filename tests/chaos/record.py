@@ -21,6 +21,12 @@ class WriteRec:
     status: str = PENDING
 
 
+#: How many tasks consume one reader of each aio kind (the others have one consumer).
+#: Two consumers of one reader take messages in order, but which of them gets back
+#: to record its message first is up to the event loop.
+CONSUMER_TASKS = {"aio-one": 1, "aio-many": 3, "aio-waitfor": 2}
+
+
 @dataclasses.dataclass
 class ReaderRec:
     rid: int

@@ -53,6 +53,22 @@ def test_a_step_back_is_non_monotonic() -> None:
     assert found.counts["non-monotonic"] == 1
 
 
+def test_two_consumers_of_one_reader_recording_out_of_turn_is_no_step_back() -> None:
+    # aio-waitfor: two tasks take 3 and 4 in order, the one with 4 records first.
+    times = [10.0, 10.1, 10.2, 10.3, 10.3, 10.4]
+    rec = _history()
+    rec.readers[1].kind = "aio-waitfor"
+    assert _check(rec, [0, 1, 2, 4, 3, 5, 6, 7, 8, 9], [*times, 10.5, 10.6, 10.7, 10.8]).counts["non-monotonic"] == 0
+    # The same with one consumer is a real step back; and two consumers do not excuse a long one.
+    assert (
+        _check(_history(), [0, 1, 2, 4, 3, 5, 6, 7, 8, 9], [*times, 10.5, 10.6, 10.7, 10.8]).counts["non-monotonic"]
+        == 1
+    )
+    rec = _history()
+    rec.readers[1].kind = "aio-waitfor"
+    assert _check(rec, [0, 1, 2, 3, 4, 5, 6, 7, 8, 2, 9]).counts["non-monotonic"] == 1
+
+
 def test_a_shared_group_duplicate_is_allowed_only_around_a_membership_change() -> None:
     rec = _history("g")
     found = _check(rec, [*range(10), 4], [10 + i for i in range(11)])
