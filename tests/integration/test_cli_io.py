@@ -4,12 +4,14 @@ bytes that are not UTF-8, a closed stdout pipe, progress on a terminal, MSGBUS_B
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import pty
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -85,11 +87,11 @@ def test_read_passes_bytes_through_and_json_stays_valid_utf8(kafka: LocalKafka, 
     assert "\ufffd" in records[1]["message"]
 
 
-def test_read_ends_when_the_pipe_closes_while_idle(kafka: LocalKafka, topic: str) -> None:
-    """`msgbus read | head -2`: after head is gone, and with no further message, the reader ends."""
-    assert run(msgbus(kafka, "write", "--topic", topic, "one", "two")).returncode == 0
+@contextlib.contextmanager
+def reading(kafka: LocalKafka, topic: str, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``msgbus read`` from the beginning with its stdout a pipe; killed at the end if it still runs."""
     proc = subprocess.Popen(
-        msgbus(kafka, "read", "--topic", topic, "--from-beginning"),
+        msgbus(kafka, "read", "--topic", topic, "--from-beginning", *extra),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -97,45 +99,45 @@ def test_read_ends_when_the_pipe_closes_while_idle(kafka: LocalKafka, topic: str
     )
     assert proc.stdout is not None and proc.stderr is not None
     try:
-        assert readline_bounded(proc.stdout, proc) == b"one\n"
-        assert readline_bounded(proc.stdout, proc) == b"two\n"
-        proc.stdout.close()  # head -2 exits; nothing more is written to the topic
-        try:
-            code = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            pytest.fail("msgbus read still runs 60 s after its stdout pipe closed")
-        err = proc.stderr.read().decode("utf-8", "replace")
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+def ended_after_the_pipe_closed(proc: subprocess.Popen[bytes]) -> str:
+    """Close the read end (as head does), wait for the reader to end with 0 and no traceback; its stderr."""
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    try:
+        code = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("msgbus read still runs 60 s after its stdout pipe closed")
+    err = proc.stderr.read().decode("utf-8", "replace")
     assert code == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+    return err
+
+
+def test_read_ends_when_the_pipe_closes_while_idle(kafka: LocalKafka, topic: str) -> None:
+    """`msgbus read | head -2`: after head is gone, and with no further message, the reader ends."""
+    assert run(msgbus(kafka, "write", "--topic", topic, "one", "two")).returncode == 0
+    with reading(kafka, topic) as proc:
+        assert proc.stdout is not None
+        assert readline_bounded(proc.stdout, proc) == b"one\n"
+        assert readline_bounded(proc.stdout, proc) == b"two\n"
+        ended_after_the_pipe_closed(proc)  # nothing more is written to the topic
 
 
 def test_read_ends_on_the_next_write_after_the_pipe_closed(kafka: LocalKafka, topic: str) -> None:
-    proc = subprocess.Popen(
-        msgbus(kafka, "read", "--topic", topic, "--from-beginning", "--json"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=strict_env(),
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
+    with reading(kafka, topic, "--json") as proc:
+        assert proc.stdout is not None
         # The second is larger than a pipe holds: its write is under way when the pipe closes.
         raw_produce(kafka, topic, [BAD, b"x" * 100_000])
         assert json.loads(readline_bounded(proc.stdout, proc))["message_b64"]
-        proc.stdout.close()
-        code = proc.wait(60)
-        err = proc.stderr.read().decode("utf-8", "replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert code == 0, err
-    assert "Traceback" not in err, err
+        ended_after_the_pipe_closed(proc)
 
 
 def test_stdin_writes_show_count_and_rate_on_a_terminal(kafka: LocalKafka, topic: str) -> None:

@@ -282,14 +282,7 @@ class KafkaWriter(WriterBase):
         deadline: float | None = None
         while True:
             try:
-                with self._write_lock:
-                    if self._closed:
-                        raise BusClosedError("the bus is disconnected")
-                    if ack is None:
-                        self._producer.produce(self._topic, payload)
-                    else:
-                        self._producer.produce(self._topic, payload, on_delivery=ack)
-                    self._accepted += 1
+                self._produce_locked(payload, ack)
                 return
             except BufferError:
                 # The local queue is full: wait for room, but not for ever.
@@ -308,14 +301,12 @@ class KafkaWriter(WriterBase):
                 raise DeliveryError(
                     f"message to {self._topic} refused: {describe(err)}", code=error_name(err)
                 ) from None
-            except RuntimeError:
-                # The producer was closed under us by a concurrent disconnect().
-                if self._closed:
-                    raise BusClosedError("the bus is disconnected") from None
-                raise
 
-    def _produce_once(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> bool:
-        """One produce() under the write lock; False if the careful path must handle it (full, refused)."""
+    def _produce_locked(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> None:
+        """One produce() under the write lock: BufferError when the queue is full, KafkaException when refused.
+
+        disconnect() sets _closed under the same lock, so the producer is never closed under it.
+        """
         lock = self._write_lock
         lock.acquire()
         try:
@@ -326,11 +317,16 @@ class KafkaWriter(WriterBase):
             else:
                 self._producer.produce(self._topic, payload, on_delivery=ack)
             self._accepted += 1
-            return True
-        except (BufferError, KafkaException):
-            return False
         finally:
             lock.release()
+
+    def _produce_once(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> bool:
+        """_produce_locked; False if the careful path (_produce) must handle it: a full queue, a refusal."""
+        try:
+            self._produce_locked(payload, ack)
+        except (BufferError, KafkaException):
+            return False
+        return True
 
     def _count(self, failed: int = 0) -> None:
         with self._failed_lock:
