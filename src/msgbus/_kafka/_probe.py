@@ -17,10 +17,15 @@ _BACKOFF_MAX = 5.0
 # Far past any sensible cap, and far from a float's range.
 _BACKOFF_MAX_DOUBLINGS = 32
 
-#: Longest single blocking call while connecting. A signal (Ctrl-C) is handled
+#: First (and usual) blocking call while connecting. A signal (Ctrl-C) is handled
 #: only between C calls, and a dead broker is noticed only between them: an
 #: attempt waits out connect_timeout in slices this long.
 WAIT_SLICE = 0.25
+# Each metadata request waits for its own answer only, so a broker that answers
+# slower than a slice (a long round trip, a loaded broker) would never be heard:
+# a slice that timed out with no broker refusing is followed by one twice as long,
+# up to this.
+_MAX_SLICE = 2.0
 
 
 def backoff(attempt: int) -> float:
@@ -93,8 +98,9 @@ def _attempt(client: Any, cfg: MsgBusConfig, errors: ErrorWatch) -> tuple[Any, s
 
     mark = errors.unreachable
     deadline = time.monotonic() + cfg.connect_timeout
+    slice_ = WAIT_SLICE
     while True:
-        wait = max(min(WAIT_SLICE, deadline - time.monotonic()), 0.001)
+        wait = max(min(slice_, deadline - time.monotonic()), 0.001)
         started = time.monotonic()
         try:
             return client.list_topics(topic=cfg.topic, timeout=wait), None
@@ -114,3 +120,4 @@ def _attempt(client: Any, cfg: MsgBusConfig, errors: ErrorWatch) -> tuple[Any, s
             return None, f"no broker reachable: {errors.last_unreachable}" if errors.last_unreachable else cause
         if time.monotonic() >= deadline:
             return None, cause
+        slice_ = min(slice_ * 2, _MAX_SLICE)

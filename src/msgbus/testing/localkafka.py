@@ -10,35 +10,52 @@ JVM per node.  It is meant for tests::
 
 Every JVM is stopped when the context exits, when ``stop()`` is called, when
 the object is garbage collected, or at interpreter exit, whichever is first.
+
+The parts live beside it so each can be read alone: ``_broker_props`` (the
+server properties), ``_maven`` (Java, Maven and the jar cache) and
+``_processes`` (the JVMs).  Their names are re-exported here for the code
+that imports them from this module (the CLI, bench/, the Makefile, tests).
 """
 
 from __future__ import annotations
 
 import atexit
-import base64
-import concurrent.futures
-import contextlib
-import ctypes
-import fcntl
 import logging
 import os
-import re
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
+from ._broker_props import HOST, _broker_properties, _new_cluster_id, _prop_value, _render_properties
+from ._maven import (
+    DEFAULT_KAFKA_VERSION,
+    KafkaToolingError,
+    _java_checked,
+    _package_text,
+    _require_java,
+    default_cache_dir,
+    ensure_jars,
+    resolve_with_maven,
+)
+from ._processes import (
+    MARKER_PROPERTY,
+    KafkaStartupError,
+    _free_ports,
+    _Node,
+    _Runtime,
+    _signal,
+    _terminate_all,
+    format_storage,
+    launch,
+    port_open,
+    wait_ports,
+)
 from ._security import KafkaSecurity, SecurityPlan
 
 __all__ = [
@@ -50,10 +67,6 @@ __all__ = [
 
 logger = logging.getLogger("msgbus.testing")
 
-DEFAULT_KAFKA_VERSION = "4.1.1"
-HOST = "127.0.0.1"
-_MIN_JAVA = 17
-_INSTALL_HINT = "install a Java 17+ runtime and Maven, e.g. `apt-get install openjdk-17-jre-headless maven`"
 #: JVM flags tuned for a quick start of a small test broker (C1 only starts
 #: about 0.5 s faster; pass ``jvm_flags`` to LocalKafka for long perf runs).
 DEFAULT_JVM_FLAGS: tuple[str, ...] = (
@@ -62,409 +75,6 @@ DEFAULT_JVM_FLAGS: tuple[str, ...] = (
     "-Xss512k",
     "-Djava.awt.headless=true",
 )
-#: System property put on every broker command line; lets the CLI recognise
-#: its own JVMs in /proc before signalling a recorded pid.
-MARKER_PROPERTY = "msgbus.localkafka"
-
-
-class KafkaToolingError(RuntimeError):
-    """Java or Maven is missing or unusable, or the jars could not be resolved."""
-
-
-class KafkaStartupError(RuntimeError):
-    """A broker process exited early or the cluster did not become ready."""
-
-
-# --------------------------------------------------------------------------
-# pure helpers (unit tested)
-# --------------------------------------------------------------------------
-
-
-def _new_cluster_id() -> str:
-    """16 random bytes, URL-safe base64 without padding (22 characters).
-
-    Never starting with '-': the storage tool would take such an id for an option.
-    """
-    while True:
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode("ascii").rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
-def _quorum_voters(controller_ports: Sequence[int]) -> str:
-    return ",".join(f"{i}@{HOST}:{p}" for i, p in enumerate(controller_ports, start=1))
-
-
-def _broker_properties(
-    node_id: int,
-    ports: Sequence[tuple[int, int]],
-    log_dir: str,
-    extra: Mapping[str, object] | None = None,
-) -> dict[str, str]:
-    """Server properties for node ``node_id`` (1-based) of a static-quorum cluster.
-
-    ``ports`` holds ``(client_port, controller_port)`` for every node, in
-    node-id order; ``len(ports)`` is the cluster size.
-    """
-    nodes = len(ports)
-    if not 1 <= node_id <= nodes:
-        raise ValueError(f"node_id {node_id} outside 1..{nodes}")
-    client_port, controller_port = ports[node_id - 1]
-    rf = min(3, nodes)
-    min_isr = 2 if nodes >= 3 else 1
-    props: dict[str, str] = {
-        "process.roles": "broker,controller",
-        "node.id": str(node_id),
-        "controller.quorum.voters": _quorum_voters([c for _, c in ports]),
-        "listeners": f"PLAINTEXT://{HOST}:{client_port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{client_port}",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": log_dir,
-        "auto.create.topics.enable": "true",
-        "num.partitions": "1",
-        "default.replication.factor": str(rf),
-        "min.insync.replicas": str(min_isr),
-        "group.initial.rebalance.delay.ms": "0",
-        "offsets.topic.num.partitions": "4",
-        "offsets.topic.replication.factor": str(rf),
-        "transaction.state.log.num.partitions": "4",
-        "transaction.state.log.replication.factor": str(rf),
-        "transaction.state.log.min.isr": str(min_isr),
-        "share.coordinator.state.topic.num.partitions": "4",
-        "share.coordinator.state.topic.replication.factor": str(rf),
-        "share.coordinator.state.topic.min.isr": str(min_isr),
-        # Small, quick-to-clean-up logs; nothing here is meant to be kept.
-        "log.segment.bytes": str(64 * 1024 * 1024),
-        "num.network.threads": "2",
-        "num.io.threads": "4",
-        "num.recovery.threads.per.data.dir": "1",
-    }
-    # Notice a dead node within a few seconds rather than 9 s / 30 s.  Even on
-    # one node this matters: a node restarted after SIGKILL cannot register
-    # again until its old broker session has expired.
-    props.update(
-        {
-            "broker.heartbeat.interval.ms": "1000",
-            "broker.session.timeout.ms": "4000",
-            "replica.lag.time.max.ms": "5000",
-        }
-    )
-    if nodes > 1:
-        props.update(
-            {
-                "controller.quorum.election.timeout.ms": "1000",
-                "controller.quorum.fetch.timeout.ms": "2000",
-            }
-        )
-    for key, value in (extra or {}).items():
-        props[str(key)] = _prop_value(value)
-    return props
-
-
-def _prop_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _render_properties(props: Mapping[str, str]) -> str:
-    """Java .properties text; escapes what the format treats specially."""
-
-    def esc(text: str, key: bool) -> str:
-        out = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        if key:
-            out = out.replace("=", "\\=").replace(":", "\\:").replace(" ", "\\ ")
-        return out
-
-    lines = ["# generated by msgbus.testing.LocalKafka"]
-    lines += [f"{esc(k, True)}={esc(v, False)}" for k, v in props.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all sockets held open until all are known)."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_open(port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-# --------------------------------------------------------------------------
-# tooling: java, mvn, jar cache
-# --------------------------------------------------------------------------
-
-_java_checked: dict[str, int] = {}
-
-
-def _require_java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise KafkaToolingError(f"`java` was not found on PATH: {_INSTALL_HINT}")
-    if java not in _java_checked:
-        try:
-            out = subprocess.run(
-                [java, "-version"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise KafkaToolingError(f"`{java} -version` failed: {exc}") from exc
-        match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-        if match is None:
-            raise KafkaToolingError(f"could not read the Java version from `{java} -version`:\n{out.stderr}")
-        major = int(match.group(1))
-        if major == 1 and match.group(2):  # "1.8.0_..."
-            major = int(match.group(2))
-        if major < _MIN_JAVA:
-            raise KafkaToolingError(f"Kafka needs Java {_MIN_JAVA}+, but {java} is Java {major}: {_INSTALL_HINT}")
-        _java_checked[java] = major
-    return java
-
-
-def _require_mvn() -> str:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaToolingError(f"`mvn` (Maven) was not found on PATH: {_INSTALL_HINT}")
-    return mvn
-
-
-def default_cache_dir(kafka_version: str = DEFAULT_KAFKA_VERSION) -> Path:
-    """``$MSGBUS_KAFKA_CACHE/kafka-<v>`` if that variable is set, else
-    ``~/.cache/msgbus/kafka-<v>``."""
-    base = os.environ.get("MSGBUS_KAFKA_CACHE")
-    root = Path(base).expanduser() if base else Path.home() / ".cache" / "msgbus"
-    return root / f"kafka-{kafka_version}"
-
-
-def _package_text(name: str) -> str:
-    return resources.files(__package__ or "msgbus.testing").joinpath(name).read_text("utf-8")
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
-    """Return the directory holding the broker's runtime jars, resolving them
-    with Maven on first use."""
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(kafka_version)
-    return resolve_with_maven(_package_text("kafka-pom.xml"), cache, kafka_version, "kafka_2.13-*.jar")
-
-
-def resolve_with_maven(pom_text: str, cache: Path, kafka_version: str, expected_jar: str) -> Path:
-    """Copy the runtime dependencies of ``pom_text`` into ``cache/lib`` with Maven, once.
-
-    Safe against concurrent callers (flock) and against an interrupted earlier
-    resolution (marker written last). ``expected_jar`` is a glob that must
-    match in the result; raises KafkaToolingError otherwise.
-    """
-    lib = cache / "lib"
-    marker = cache / ".resolved"
-    if marker.is_file():
-        return lib
-    with _file_lock(cache / ".lock"):
-        if marker.is_file():  # another process finished while we waited
-            return lib
-        mvn = _require_mvn()
-        if lib.exists():
-            shutil.rmtree(lib)  # leftovers of an interrupted run
-        pom = cache / "pom.xml"
-        pom.write_text(pom_text, encoding="utf-8")
-        cmd = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom),
-            f"-Dkafka.version={kafka_version}",
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={lib}",
-        ]
-        logger.info("resolving %s (Kafka %s) with Maven into %s", expected_jar, kafka_version, lib)
-        t0 = time.monotonic()
-        try:
-            proc = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, timeout=900, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaToolingError(f"`mvn` timed out resolving Kafka {kafka_version}") from exc
-        output = (proc.stdout or "") + (proc.stderr or "")
-        jars = list(lib.glob(expected_jar)) if lib.is_dir() else []
-        if proc.returncode != 0 or not jars:
-            tail = "\n".join(output.splitlines()[-30:])
-            raise KafkaToolingError(
-                f"Maven failed to resolve Kafka {kafka_version} (exit {proc.returncode}); "
-                f"command: {' '.join(cmd)}\n--- last lines of its output ---\n{tail}"
-            )
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(kafka_version + "\n", encoding="utf-8")
-        os.replace(tmp, marker)
-        logger.info(
-            "resolved %d jars for Kafka %s in %.1fs",
-            len(list(lib.glob("*.jar"))),
-            kafka_version,
-            time.monotonic() - t0,
-        )
-    return lib
-
-
-# --------------------------------------------------------------------------
-# process handling
-# --------------------------------------------------------------------------
-
-
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, sig)
-
-
-def _terminate_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
-    """SIGTERM all, wait up to ``timeout`` in total, SIGKILL the rest, reap."""
-    for proc in procs:
-        _signal(proc, signal.SIGTERM)
-        _signal(proc, signal.SIGCONT)  # a paused JVM would never see the TERM
-    deadline = time.monotonic() + timeout
-    for proc in procs:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    for proc in procs:
-        if proc.poll() is None:
-            logger.warning("broker pid %d ignored SIGTERM for %.0fs: SIGKILL", proc.pid, timeout)
-            _signal(proc, signal.SIGKILL)
-            proc.wait()
-
-
-def _die_with_parent_preexec(parent_pid: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl()
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
-
-
-_PR_SET_PDEATHSIG = 1
-_T = TypeVar("_T")
-
-# Linux ties the parent-death signal to the *thread* that forked, not to the
-# process: a JVM started from a short-lived thread (a threading.Timer, a
-# worker) would be killed as soon as that thread ended. So JVMs are launched
-# from the main thread, or else from this one long-lived launcher thread.
-_launcher: concurrent.futures.ThreadPoolExecutor | None = None
-_launcher_lock = threading.Lock()
-
-
-def _on_long_lived_thread(launch: Callable[[], _T]) -> _T:
-    global _launcher
-    if threading.current_thread() is threading.main_thread():
-        return launch()
-    with _launcher_lock:
-        if _launcher is None:
-            _launcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="localkafka-launcher")
-    return _launcher.submit(launch).result()
-
-
-@dataclass
-class _Node:
-    node_id: int
-    port: int
-    controller_port: int
-    directory: Path
-    proc: subprocess.Popen[bytes] | None = None
-    # With security=True: the SSL (mutual TLS) and SASL_SSL listeners' ports.
-    ssl_port: int = 0
-    sasl_ssl_port: int = 0
-
-    @property
-    def properties_file(self) -> Path:
-        return self.directory / "server.properties"
-
-    @property
-    def log_file(self) -> Path:
-        return self.directory / "broker.log"
-
-    @property
-    def stdout_file(self) -> Path:
-        return self.directory / "stdout.log"
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def diagnostics(self) -> str:
-        parts = []
-        for path in (self.log_file, self.stdout_file):
-            text = _tail(path)
-            if text:
-                parts.append(f"--- {path} (last lines) ---\n{text}")
-        return "\n".join(parts) or "(no output)"
-
-
-@dataclass
-class _Runtime:
-    """What must be cleaned up; shared with the finalizers (never holds the
-    LocalKafka itself, so it can be garbage collected)."""
-
-    nodes: list[_Node] = field(default_factory=list)
-    data_dir: Path | None = None
-    stop_timeout: float = 10.0
-
-    def shutdown(self) -> None:
-        procs = [n.proc for n in self.nodes if n.proc is not None]
-        if procs:
-            _terminate_all(procs, self.stop_timeout)
-        for node in self.nodes:
-            node.proc = None
-        if self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
-        self.nodes = []
-
-
-# --------------------------------------------------------------------------
-# LocalKafka
-# --------------------------------------------------------------------------
 
 
 class LocalKafka:

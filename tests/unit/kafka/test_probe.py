@@ -313,9 +313,37 @@ def test_a_silent_broker_still_gets_the_whole_connect_timeout(sleeps: list[float
     client = DeadBroker(clock, errors, refusing=False)
     with pytest.raises(msgbus.ConnectError, match="after 2 attempt"):
         probe(client, cfg, Attempts(cfg, errors))
-    # Waited out in short calls (a Ctrl-C lands between them), 2 s per attempt in all.
-    assert max(client.timeouts) <= WAIT_SLICE
+    # Waited out in calls that start short (a Ctrl-C lands between them) and grow
+    # (a slow answer is still heard), 2 s per attempt in all.
+    assert client.timeouts[0] == WAIT_SLICE
+    assert client.timeouts[:4] == [0.25, 0.5, 1.0, 0.25]  # the last one is what remained of the 2 s
+    assert max(client.timeouts) <= 2.0
     assert sum(client.timeouts) == pytest.approx(2 * 2.0, abs=0.01)
+
+
+class SlowBroker(DeadBroker):
+    """Answers, but only a request that waits at least ``answer_after`` seconds hears it."""
+
+    def __init__(self, clock: Clock, errors: ErrorWatch, answer_after: float) -> None:
+        super().__init__(clock, errors, refusing=False)
+        self.answer_after = answer_after
+
+    def list_topics(self, *, topic: str, timeout: float) -> object:
+        if timeout >= self.answer_after:
+            self.timeouts.append(timeout)
+            self.clock.now += self.answer_after
+            return "metadata"
+        return super().list_topics(topic=topic, timeout=timeout)
+
+
+def test_a_broker_slower_than_a_slice_is_still_heard(sleeps: list[float], clock: Clock) -> None:
+    # Each request waits for its own answer: with fixed short slices a 0.6 s round trip never connects.
+    cfg = make(connect_retries=1, connect_timeout=10)
+    errors = ErrorWatch("unit")
+    client = SlowBroker(clock, errors, answer_after=0.6)
+    assert probe(client, cfg, Attempts(cfg, errors)) == "metadata"
+    assert client.timeouts == [0.25, 0.5, 1.0]
+    assert sleeps == []
 
 
 def test_an_old_all_brokers_down_alone_does_not_end_an_attempt(sleeps: list[float], clock: Clock) -> None:
