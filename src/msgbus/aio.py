@@ -41,7 +41,6 @@ __all__ = ["AsyncMsgBus", "connect"]
 # A bus that is not one of msgbus's own (no inbox): one worker-thread read waits
 # at most this long, so that a worker never outlives a cancelled read for long.
 _READ_SLICE = 0.2
-# A NonBlocking write with fewer acknowledgements outstanding than this queues
 
 
 async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:

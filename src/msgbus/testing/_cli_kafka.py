@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from msgbus._cli import Parser, int_in
+from msgbus.testing._processes import port_open
 from msgbus.testing.localkafka import (
     HOST,
     MARKER_PROPERTY,
     KafkaStartupError,
     KafkaToolingError,
     LocalKafka,
-    _port_open,
 )
 
 __all__ = ["add_commands", "kafka_start", "kafka_status", "kafka_stop", "main", "run", "state_file"]
@@ -113,7 +113,7 @@ def kafka_status() -> dict[str, Any] | None:
         return None
     alive = _alive_pids(state)
     nodes = state.get("nodes", [])
-    ports_ok = all(isinstance(n, dict) and isinstance(n.get("port"), int) and _port_open(n["port"]) for n in nodes)
+    ports_ok = all(isinstance(n, dict) and isinstance(n.get("port"), int) and port_open(n["port"]) for n in nodes)
     status = dict(state)
     status["alive_pids"] = alive
     status["running"] = bool(nodes) and len(alive) == len(nodes) and ports_ok

@@ -32,7 +32,6 @@ class KafkaToolingError(RuntimeError):
     """Java or Maven is missing or unusable, or the jars could not be resolved."""
 
 
-
 _java_checked: dict[str, int] = {}
 
 

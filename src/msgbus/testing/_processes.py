@@ -62,6 +62,7 @@ def _free_ports(count: int) -> list[int]:
 
 
 def port_open(port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on loopback ``port`` (within ``timeout``)."""
     try:
         with socket.create_connection((HOST, port), timeout=timeout):
             return True
@@ -186,16 +187,63 @@ class _Runtime:
         self.nodes = []
 
 
-def format_storage(node: _Node, cmd: Sequence[str]) -> None:
-    """Run the storage tool's ``format`` command ``cmd`` for ``node``; raise KafkaStartupError if it fails."""
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120, check=False)
+def format_storage(
+    node: _Node, java: str, classpath: str, log_config: Path, cluster_id: str, extra_args: Sequence[str]
+) -> None:
+    """Format ``node``'s data directory with Kafka's storage tool; raise KafkaStartupError if it fails."""
+    cmd = [
+        java,
+        "-Xshare:auto",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        f"-Dlog4j2.configurationFile={log_config}",
+        f"-Dmsgbus.kafka.logfile={node.directory / 'format.log'}",
+        "-cp",
+        classpath,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(node.properties_file),
+        *extra_args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         out = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise KafkaStartupError(f"formatting node {node.node_id} failed (exit {proc.returncode}):\n{out}")
 
 
-def launch(node: _Node, cmd: Sequence[str], die_with_parent: bool) -> None:
-    """Start ``node``'s JVM (``cmd``) in its own session, output appended to its stdout file."""
+def launch(
+    node: _Node,
+    java: str,
+    classpath: str,
+    log_config: Path,
+    data_dir: Path,
+    *,
+    heap_mb: int,
+    jvm_flags: Sequence[str],
+    die_with_parent: bool,
+) -> None:
+    """Start ``node``'s broker JVM in its own session, its output appended to its stdout file.
+
+    The command line carries MARKER_PROPERTY=``data_dir`` so that the CLI can
+    tell this JVM from an unrelated process that got the same pid later.
+    """
+    xms = min(256, heap_mb)
+    cmd = [
+        java,
+        f"-Xms{xms}m",
+        f"-Xmx{heap_mb}m",
+        *jvm_flags,
+        f"-Dlog4j2.configurationFile={log_config}",
+        f"-Dmsgbus.kafka.logfile={node.log_file}",
+        f"-D{MARKER_PROPERTY}={data_dir}",
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(node.properties_file),
+    ]
     preexec = _die_with_parent_preexec(os.getpid()) if die_with_parent else None
     with open(node.stdout_file, "ab") as out:
         node.proc = _on_long_lived_thread(

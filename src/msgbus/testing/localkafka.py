@@ -11,10 +11,10 @@ JVM per node.  It is meant for tests::
 Every JVM is stopped when the context exits, when ``stop()`` is called, when
 the object is garbage collected, or at interpreter exit, whichever is first.
 
-The parts live beside it so each can be read alone: ``_broker_props`` (the
-server properties), ``_maven`` (Java, Maven and the jar cache) and
-``_processes`` (the JVMs).  Their names are re-exported here for the code
-that imports them from this module (the CLI, bench/, the Makefile, tests).
+Its parts live beside it so that each can be read alone: ``_broker_props``
+(the server properties), ``_maven`` (Java, Maven and the jar cache),
+``_processes`` (launching, watching and stopping the JVMs) and ``_admin``
+(readiness and topics, through an admin client).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import atexit
 import logging
 import os
 import signal
-import subprocess
 import tempfile
 import time
 import weakref
@@ -32,30 +31,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._broker_props import HOST, _broker_properties, _new_cluster_id, _prop_value, _render_properties
-from ._maven import (
-    DEFAULT_KAFKA_VERSION,
-    KafkaToolingError,
-    _java_checked,
-    _package_text,
-    _require_java,
-    default_cache_dir,
-    ensure_jars,
-    resolve_with_maven,
-)
-from ._processes import (
-    MARKER_PROPERTY,
-    KafkaStartupError,
-    _free_ports,
-    _Node,
-    _Runtime,
-    _signal,
-    _terminate_all,
-    format_storage,
-    launch,
-    port_open,
-    wait_ports,
-)
+# Names imported ``as`` themselves are re-exported (mypy --strict needs the alias)
+# for the code that imports them from this module: the CLI, bench/, the Makefile, tests.
+from ._admin import create_topic, new_admin_client, partition_leader, wait_metadata
+from ._broker_props import HOST as HOST
+from ._broker_props import _broker_properties as _broker_properties
+from ._broker_props import _new_cluster_id as _new_cluster_id
+from ._broker_props import _render_properties as _render_properties
+from ._maven import DEFAULT_KAFKA_VERSION, KafkaToolingError
+from ._maven import _java_checked as _java_checked
+from ._maven import _package_text as _package_text
+from ._maven import _require_java as _require_java
+from ._maven import default_cache_dir as default_cache_dir
+from ._maven import ensure_jars as ensure_jars
+from ._maven import resolve_with_maven as resolve_with_maven
+from ._processes import MARKER_PROPERTY as MARKER_PROPERTY
+from ._processes import KafkaStartupError, _Node, _Runtime, _signal, _terminate_all, format_storage, launch, wait_ports
+from ._processes import _free_ports as _free_ports
 from ._security import KafkaSecurity, SecurityPlan
 
 __all__ = [
@@ -254,28 +246,8 @@ class LocalKafka:
     def _format_all(self) -> None:
         assert self._java is not None and self.cluster_id is not None
         for node in self._rt.nodes:
-            cmd = [
-                self._java,
-                "-Xshare:auto",
-                "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC",
-                f"-Dlog4j2.configurationFile={self._log_config()}",
-                f"-Dmsgbus.kafka.logfile={node.directory / 'format.log'}",
-                "-cp",
-                self._classpath(),
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                self.cluster_id,
-                "-c",
-                str(node.properties_file),
-            ]
-            if self._security_plan is not None:
-                cmd += self._security_plan.scram_format_args()
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-            if proc.returncode != 0:
-                out = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-                raise KafkaStartupError(f"formatting node {node.node_id} failed (exit {proc.returncode}):\n{out}")
+            extra = self._security_plan.scram_format_args() if self._security_plan is not None else []
+            format_storage(node, self._java, self._classpath(), self._log_config(), self.cluster_id, extra)
 
     def _log_config(self) -> Path:
         assert self._rt.data_dir is not None
@@ -283,90 +255,27 @@ class LocalKafka:
 
     def _launch(self, node: _Node) -> None:
         assert self._java is not None and self._rt.data_dir is not None
-        xms = min(256, self.heap_mb)
-        cmd = [
+        launch(
+            node,
             self._java,
-            f"-Xms{xms}m",
-            f"-Xmx{self.heap_mb}m",
-            *self.jvm_flags,
-            f"-Dlog4j2.configurationFile={self._log_config()}",
-            f"-Dmsgbus.kafka.logfile={node.log_file}",
-            f"-D{MARKER_PROPERTY}={self._rt.data_dir}",
-            "-cp",
             self._classpath(),
-            "kafka.Kafka",
-            str(node.properties_file),
-        ]
-        preexec = _die_with_parent_preexec(os.getpid()) if self.die_with_parent else None
-        with open(node.stdout_file, "ab") as out:
-            node.proc = _on_long_lived_thread(
-                lambda: subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=node.directory,
-                    start_new_session=True,
-                    preexec_fn=preexec,
-                )
-            )
-        logger.debug("launched node %d pid %d port %d", node.node_id, node.proc.pid, node.port)
+            self._log_config(),
+            self._rt.data_dir,
+            heap_mb=self.heap_mb,
+            jvm_flags=self.jvm_flags,
+            die_with_parent=self.die_with_parent,
+        )
 
     def _wait_ports(self, nodes: Sequence[_Node], deadline: float) -> None:
-        pending = list(nodes)
-        while pending:
-            for node in list(pending):
-                if node.proc is None or node.proc.poll() is not None:
-                    code = node.proc.returncode if node.proc is not None else None
-                    raise KafkaStartupError(
-                        f"Kafka node {node.node_id} exited early (exit code {code}):\n{node.diagnostics()}"
-                    )
-                if _port_open(node.port, timeout=0.25):
-                    pending.remove(node)
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                details = "\n".join(n.diagnostics() for n in pending)
-                raise KafkaStartupError(
-                    f"Kafka node(s) {[n.node_id for n in pending]} did not open their client "
-                    f"port within {self.startup_timeout:.0f}s:\n{details}"
-                )
-            time.sleep(0.05)
+        wait_ports(nodes, deadline, self.startup_timeout)
 
     def _admin(self) -> Any:
         if self._admin_client is None:
-            from confluent_kafka.admin import AdminClient
-
-            self._admin_client = AdminClient(
-                {
-                    "bootstrap.servers": self.bootstrap_servers,
-                    "log.connection.close": False,
-                    "reconnect.backoff.max.ms": 1000,
-                },
-                logger=logging.getLogger("msgbus.testing.librdkafka"),
-            )
+            self._admin_client = new_admin_client(self.bootstrap_servers)
         return self._admin_client
 
     def _wait_metadata(self, deadline: float) -> None:
-        from confluent_kafka import KafkaException
-
-        expected = {n.node_id for n in self._rt.nodes if n.alive()}
-        last: object = None
-        while True:
-            try:
-                md = self._admin().list_topics(timeout=5)
-                brokers = set(md.brokers)
-                if expected <= brokers:
-                    return
-                last = f"brokers in metadata: {sorted(brokers)}, expected {sorted(expected)}"
-            except KafkaException as exc:  # keep trying until the deadline
-                last = exc
-            for node in self._rt.nodes:
-                if node.node_id in expected and not node.alive():
-                    raise KafkaStartupError(f"Kafka node {node.node_id} exited during start-up:\n{node.diagnostics()}")
-            if time.monotonic() > deadline:
-                raise KafkaStartupError(f"cluster metadata not ready in time: {last}")
-            time.sleep(0.2)
+        wait_metadata(self._admin(), self._rt.nodes, deadline)
 
     def stop(self) -> None:
         """Stop every JVM (SIGTERM, SIGKILL after the stop timeout) and delete the
@@ -459,14 +368,7 @@ class LocalKafka:
 
     def leader(self, topic: str, partition: int = 0, timeout: float = 10.0) -> int:
         """Node id of the current leader of ``topic``/``partition`` (-1: none)."""
-        md = self._admin().list_topics(topic=topic, timeout=timeout)
-        tmd = md.topics.get(topic)
-        if tmd is None or tmd.error is not None:
-            raise KeyError(f"topic {topic!r} not found: {tmd.error if tmd else 'no metadata'}")
-        pmd = tmd.partitions.get(partition)
-        if pmd is None:
-            raise KeyError(f"topic {topic!r} has no partition {partition}")
-        return int(pmd.leader)
+        return partition_leader(self._admin(), topic, partition, timeout)
 
     def create_topic(
         self,
@@ -477,28 +379,5 @@ class LocalKafka:
         timeout: float = 30.0,
     ) -> None:
         """Create a topic and wait until every partition has a leader."""
-        from confluent_kafka.cimpl import NewTopic
-
         rf = min(3, self.nodes) if replication_factor is None else replication_factor
-        new = NewTopic(
-            name,
-            num_partitions=partitions,
-            replication_factor=rf,
-            config={k: _prop_value(v) for k, v in (config or {}).items()},
-        )
-        futures = self._admin().create_topics([new], operation_timeout=timeout)
-        futures[name].result(timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            md = self._admin().list_topics(topic=name, timeout=timeout)
-            tmd = md.topics.get(name)
-            if (
-                tmd is not None
-                and tmd.error is None
-                and len(tmd.partitions) == partitions
-                and all(p.leader >= 0 for p in tmd.partitions.values())
-            ):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {name!r} has no leader for every partition yet")
-            time.sleep(0.1)
+        create_topic(self._admin(), name, partitions, rf, config, timeout)
