@@ -49,6 +49,7 @@ from ._errors import (
     MsgBusError,
 )
 from ._log import set_logger
+from ._record import Record
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -81,6 +82,7 @@ __all__ = [
     "MsgBusIO",
     "MsgBusTech",
     "NonBlocking",
+    "Record",
     "StatusClosed",
     "StatusOpen",
     "SubscriptionToken",

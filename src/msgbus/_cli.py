@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
-from . import _bus, _config
+from . import _config
 from ._cli_connect import connect as _connect
 from ._cli_connect import quiet_logs as _quiet_logs
 from ._errors import ConfigError, MsgBusError
+from ._record import Record
 from ._version import __version__
 
 # Messages per message_write_many call when generating a load.
@@ -326,23 +327,23 @@ class _Output:
             return False
         return any(events & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, events in self._poll.poll(0))
 
-    def write(self, item: tuple[str, int, int, int]) -> None:
-        text, partition, offset, timestamp = item
+    def write(self, record: Record) -> None:
+        text = record.text
         # The library hands over bytes that are not UTF-8 as surrogates (surrogateescape).
         raw = text.encode("utf-8", "surrogateescape")
         if not self._json:
             self._out.write(raw + b"\n")
         else:
-            record: dict[str, object] = {
+            line: dict[str, object] = {
                 "topic": self._topic,
-                "partition": partition,
-                "offset": offset,
-                "timestamp": timestamp if timestamp >= 0 else None,
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp": record.timestamp if record.timestamp >= 0 else None,
                 "message": raw.decode("utf-8", "replace"),
             }
-            if record["message"] != text:
-                record["message_b64"] = base64.b64encode(raw).decode("ascii")
-            self._out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            if line["message"] != text:
+                line["message_b64"] = base64.b64encode(raw).decode("ascii")
+            self._out.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
         self._out.flush()
 
 
@@ -350,7 +351,6 @@ def _read(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
     out = _Output(args.topic, args.json)
     count = 0
     with _connect(cfg) as bus:
-        assert isinstance(bus, _bus.ReaderBase)
         last = time.monotonic()
         while args.count is None or count < args.count:
             # Short waits, so that a closed stdout ends the command while no message comes.
@@ -359,14 +359,14 @@ def _read(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
                 if args.timeout is None
                 else max(0.0, min(_READ_SLICE, last + args.timeout - time.monotonic()))
             )
-            item = bus._read_item(wait)
-            if item is None:
+            record = bus.read_record(wait)
+            if record is None:
                 if out.gone():
                     raise BrokenPipeError
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
                     break
                 continue
-            out.write(item)
+            out.write(record)
             count += 1
             last = time.monotonic()
     return 0

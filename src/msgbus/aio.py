@@ -35,6 +35,7 @@ from ._bus import connect as _connect
 from ._config import BusStatus, MsgBusConfig
 from ._errors import BusClosedError
 from ._inbox import Inbox, Item
+from ._record import Record
 
 __all__ = ["AsyncMsgBus", "connect"]
 
@@ -120,7 +121,7 @@ class AsyncMsgBus:
         self._writer = bus if isinstance(bus, WriterBase) and not bus.blocking else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and
         # the lock that lets one task at a time await it (each message goes to one task).
-        self._pending: asyncio.Future[str | None] | None = None
+        self._pending: asyncio.Future[Record | None] | None = None
         self._pending_lock: asyncio.Lock | None = None
 
     async def message_write(self, msg: str) -> None:
@@ -142,9 +143,21 @@ class AsyncMsgBus:
         A NonBlocking reader does not wait: ``None`` when nothing is queued.
         """
         if self._inbox is None:
-            return await self._read_in_thread(timeout)
+            if isinstance(self.sync, WriterBase):
+                return self.sync.message_read(timeout)  # raises at once: wrong direction, or closed
+            record = await self._read_in_thread(timeout)
+            return None if record is None else record.text
         item = await self._take(self._inbox, timeout, finished=True, wait=self._blocking)
         return None if item is None else item[0]
+
+    async def read_record(self, timeout: float | None = None) -> Record | None:
+        """``message_read``, with the message's partition, offset and timestamp (see ``MsgBusIO.read_record``)."""
+        if self._inbox is None:
+            if isinstance(self.sync, WriterBase):
+                return self.sync.read_record(timeout)  # raises at once: wrong direction, or closed
+            return await self._read_in_thread(timeout)
+        item = await self._take(self._inbox, timeout, finished=True, wait=self._blocking)
+        return None if item is None else Record(*item)
 
     async def _take(self, inbox: Inbox, timeout: float | None, finished: bool, wait: bool) -> Item | None:
         # Every take is a synchronous read_item inside this task: a cancel can only
@@ -177,8 +190,10 @@ class AsyncMsgBus:
             if item is not None or (deadline is not None and loop.time() >= deadline):
                 return item
 
-    async def _read_in_thread(self, timeout: float | None) -> str | None:
-        # A user's own MsgBusIO: its message_read may block, so it runs in a worker.
+    async def _read_in_thread(self, timeout: float | None) -> Record | None:
+        # A user's own MsgBusIO: its reads may block, so they run in a worker. The worker
+        # always calls read_record, so a read left pending by a cancelled message_read
+        # serves a later read_record too, and the other way round.
         if self._pending_lock is None:
             self._pending_lock = asyncio.Lock()
         async with self._pending_lock:
@@ -187,15 +202,15 @@ class AsyncMsgBus:
             while True:
                 if self._pending is None:
                     left = _READ_SLICE if deadline is None else max(0.0, min(_READ_SLICE, deadline - loop.time()))
-                    self._pending = loop.run_in_executor(None, self.sync.message_read, left)
+                    self._pending = loop.run_in_executor(None, self.sync.read_record, left)
                     # If no task ever awaits it again (disconnect), its error must not be logged.
                     self._pending.add_done_callback(_retrieve)
                 started = loop.time()
                 # shield: a cancelled caller leaves the worker's read to the next call.
-                msg = await asyncio.shield(self._pending)
+                record = await asyncio.shield(self._pending)
                 self._pending = None
-                if msg is not None or (deadline is not None and loop.time() >= deadline):
-                    return msg
+                if record is not None or (deadline is not None and loop.time() >= deadline):
+                    return record
                 if loop.time() - started < _READ_SLICE / 2:
                     # A read that does not wait (a NonBlocking bus): don't spin.
                     await asyncio.sleep(0.01)

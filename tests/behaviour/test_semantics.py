@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -288,14 +289,55 @@ def test_healthy_while_open_and_not_after_disconnect(env: Env, topic: str) -> No
         assert not bus.healthy()
 
 
-def test_read_item_gives_the_metadata(env: Env, topic: str) -> None:
+def test_read_record_gives_the_message_and_where_it_came_from(env: Env, topic: str) -> None:
     reader = env.reader(topic)
     writer = env.writer(topic)
     before = time.time() * 1000
+    for msg in ("a", "b", "c"):
+        writer.message_write(msg)
+    first = reader.read_record(WAIT)
+    assert reader.message_read(WAIT) == "b"  # the two calls share one queue, in order
+    third = reader.read_record(WAIT)
+    after = time.time() * 1000
+    assert isinstance(first, msgbus.Record) and isinstance(third, msgbus.Record)
+    assert (first.text, third.text) == ("a", "c")
+    assert first.partition == third.partition >= 0
+    assert third.offset == first.offset + 2
+    # Broker clocks are the broker's: a few seconds of slack either way.
+    assert before - 5000 <= first.timestamp <= third.timestamp <= after + 5000
+    assert reader.stats().read == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.text = "changed"  # type: ignore[misc]
+    assert not hasattr(first, "__dict__")  # slotted
+
+
+def test_read_record_waits_and_raises_as_message_read(env: Env, topic: str) -> None:
+    assert env.reader(topic).read_record(timeout=0.3) is None
+    nonblocking = env.reader(topic, blocking=msgbus.NonBlocking)
+    assert nonblocking.read_record() is None  # does not wait
+    writer = env.writer(topic)
+    with pytest.raises(msgbus.DirectionError):
+        writer.read_record()
     writer.message_write("a")
-    writer.message_write("b")
-    items = [reader._read_item(WAIT) for _ in range(2)]  # type: ignore[attr-defined]
-    assert [item[0] for item in items] == ["a", "b"]
-    assert items[0][1] == items[1][1]
-    assert items[1][2] == items[0][2] + 1
-    assert items[0][3] >= before - 5000
+    wait_until(lambda: nonblocking.message_available() == 1, "a queued message")
+    nonblocking.register_cb(lambda _msg: None)
+    with pytest.raises(msgbus.CallbackError):
+        nonblocking.read_record()
+    nonblocking.unregister_cb()
+    for bus in (writer, nonblocking):
+        bus.disconnect()
+        with pytest.raises(msgbus.BusClosedError):
+            bus.read_record(timeout=0)
+
+
+def test_a_group_resumes_after_what_read_record_took(env: Env, topic: str) -> None:
+    group = f"g-{uuid.uuid4().hex}"
+    first = env.reader(topic, group_id=group)
+    writer = env.writer(topic)
+    for i in range(4):
+        writer.message_write(str(i))
+    taken = [first.read_record(WAIT) for _ in range(2)]
+    assert [record.text for record in taken if record is not None] == ["0", "1"]
+    first.disconnect()
+    second = env.reader(topic, group_id=group)
+    assert read_n(second, 2) == ["2", "3"]

@@ -64,7 +64,9 @@ def in_process(memory: MemoryBus, topic: str) -> list[str]:
         writer.message_write("one")
         sent = writer.message_write_many(["two", "three"])
     assert sent == 2
-    got = [m for m in (reader.message_read(timeout=5) for _ in range(3)) if m is not None]
+    record: msgbus.Record | None = reader.read_record(timeout=5)
+    assert record is not None and record.offset >= 0 and record.timestamp >= 0
+    got = [record.text] + [m for m in (reader.message_read(timeout=5) for _ in range(2)) if m is not None]
     reader.register_cb(callback)
     reader.unregister_cb()
     stats: msgbus.BusStats = reader.stats()
@@ -77,7 +79,10 @@ async def in_process_async(memory: MemoryBus, topic: str) -> str | None:
     reader: aio.AsyncMsgBus = await aio.connect(memory.config(topic, msgbus.BusReader))
     writer = await aio.connect(memory.config(topic, msgbus.BusWriter))
     await writer.message_write("async")
+    await writer.message_write("with its place")
     msg = await reader.message_read(timeout=5)
+    record = await reader.read_record(timeout=5)
+    assert record is not None and record.text == "with its place" and record.partition == 0
     await writer.disconnect()
     await reader.disconnect()
     return msg

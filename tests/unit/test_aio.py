@@ -285,3 +285,52 @@ async def test_a_users_own_bus_cancelled_read_then_disconnect_logs_nothing() -> 
     gc.collect()
     await asyncio.sleep(0)
     assert reported == []
+
+
+@pytest.mark.asyncio
+async def test_read_record_takes_from_the_queue_without_a_worker_thread(
+    msgbus_memory: MemoryBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub = StubReader()
+    bus = aio.AsyncMsgBus(stub)
+    nonblocking = aio.AsyncMsgBus(StubReader(blocking=False))
+    writer = aio.AsyncMsgBus(msgbus_memory.writer("t"))
+    no_worker_threads(monkeypatch)
+    stub.put(5, partition=2)
+    assert await bus.read_record(timeout=0) == msgbus.Record("2:5", 2, 5, -1)
+    assert await bus.read_record(timeout=0.05) is None
+    waiting = asyncio.create_task(bus.read_record(timeout=WAIT))
+    await asyncio.sleep(0.01)
+    stub.put(6, partition=2)
+    assert await asyncio.wait_for(waiting, WAIT) == msgbus.Record("2:6", 2, 6, -1)
+    assert await asyncio.wait_for(nonblocking.read_record(timeout=30), 1) is None
+    with pytest.raises(msgbus.DirectionError):
+        await writer.read_record()
+    stub.register_cb(lambda _msg: None)
+    with pytest.raises(msgbus.CallbackError):
+        await bus.read_record(timeout=0)
+    stub.unregister_cb()
+    stub.disconnect()
+    with pytest.raises(msgbus.BusClosedError):
+        await bus.read_record()
+    monkeypatch.undo()
+
+
+@pytest.mark.asyncio
+async def test_a_users_own_bus_reads_records_and_a_cancelled_read_serves_the_other_kind() -> None:
+    user = QueueBus()
+    bus = aio.AsyncMsgBus(user)
+    user.queue.put("x")
+    # A bus of the user's own knows only the text.
+    assert await bus.read_record(timeout=WAIT) == msgbus.Record("x", -1, -1, -1)
+    # The worker read a cancelled message_read left running hands its message to read_record...
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(bus.message_read(), 0.05)
+    user.queue.put("y")
+    assert await bus.read_record(timeout=WAIT) == msgbus.Record("y", -1, -1, -1)
+    # ... and the other way round.
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(bus.read_record(), 0.05)
+    user.queue.put("z")
+    assert await bus.message_read(timeout=WAIT) == "z"
+    await bus.disconnect()
