@@ -10,8 +10,10 @@ from typing import TextIO
 from . import _bus, _config
 from ._log import RETRY_RECORD_ATTR, set_logger
 
-# A connect still under way after this many seconds says on stderr what it waits for.
-_WAITING_AFTER = 1.0
+# A connect still under way after this many seconds says on stderr what it waits for
+# (a broker that does not answer; a refused one is reported at its first attempt).
+# Not sooner: a reader's healthy group join alone can take a few seconds.
+_WAITING_AFTER = 5.0
 
 
 class _Waiting(logging.Handler):
