@@ -18,7 +18,7 @@ import importlib as _importlib
 import types as _types
 import typing as _typing
 
-from ._bus import BusStats, MsgBusIO, connect
+from ._bus import BusStats, MsgBusIO
 from ._config import (
     Blocking,
     BlockingMode,
@@ -37,6 +37,7 @@ from ._config import (
     StatusOpen,
     SubscriptionToken,
 )
+from ._connect import connect
 from ._errors import (
     BusClosedError,
     CallbackError,

@@ -1,4 +1,4 @@
-"""The MsgBusIO interface, the direction rules every backend shares, and connect()."""
+"""The MsgBusIO interface and the base classes (state and direction rules) every backend shares."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import abc
 import dataclasses
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from . import _log
-from ._config import BusStatus, CBFunc, MsgBusConfig, MsgBusTech
-from ._errors import BusClosedError, ConfigError, DirectionError
+from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
+from ._errors import BusClosedError, DirectionError
+from ._inbox import Inbox
 from ._record import Record
-
-if TYPE_CHECKING:
-    from ._inbox import Inbox
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,10 +138,16 @@ class MsgBusIO(abc.ABC):
 
 
 class WriterBase(MsgBusIO):
-    """Reader-only calls on a writer: errors, except message_available, which is 0."""
+    """Reader-only calls on a writer: errors, except message_available, which is 0.
 
-    _closed: bool
-    _blocking: bool
+    A backend's writer calls ``super().__init__(cfg)`` first and sets ``_closed`` when it closes.
+    """
+
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        self._cfg = cfg
+        self._topic = cfg.topic
+        self._blocking = cfg.blocking is BlockingMode.BLOCKING
+        self._closed = False
 
     @property
     def blocking(self) -> bool:
@@ -190,11 +193,17 @@ class WriterBase(MsgBusIO):
 
 
 class ReaderBase(MsgBusIO):
-    """Writer-only calls on a reader: errors. Backends feed ``_inbox``."""
+    """Writer-only calls on a reader: errors.
 
-    _closed: bool
-    _blocking: bool
-    _inbox: Inbox
+    A backend's reader calls ``super().__init__(cfg)`` first, feeds ``_inbox`` and sets ``_closed`` when it closes.
+    """
+
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        self._cfg = cfg
+        self._topic = cfg.topic
+        self._blocking = cfg.blocking is BlockingMode.BLOCKING
+        self._closed = False
+        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
 
     @property
     def blocking(self) -> bool:
@@ -246,25 +255,3 @@ class ReaderBase(MsgBusIO):
         if self._closed:
             raise BusClosedError("the bus is disconnected")
         raise DirectionError("message_write is for writers; this bus is a reader")
-
-
-def connect(cfg: MsgBusConfig) -> MsgBusIO:
-    """Validate ``cfg`` and open a writer or a reader on the bus it names.
-
-    Raises ``ConfigError`` at once for a bad config, and
-    ``ConnectError`` once ``connect_retries`` attempts failed.
-    """
-    if not isinstance(cfg, MsgBusConfig):
-        raise ConfigError(f"connect needs a MsgBusConfig, not {type(cfg).__name__}")
-    # Work on a copy: the caller's object stays as given, and later changes to it
-    # cannot reach a running bus.
-    cfg = cfg._normalized()
-    if cfg.bus_tech is MsgBusTech.KAFKA:
-        from ._kafka import open_kafka_bus
-
-        return open_kafka_bus(cfg)
-    if cfg.bus_tech is MsgBusTech.MEMORY:
-        from ._memory import open_memory_bus
-
-        return open_memory_bus(cfg)
-    raise AssertionError(f"unhandled bus_tech {cfg.bus_tech!r}")  # validate() admits only known values

@@ -14,10 +14,11 @@ import os
 import select
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 from . import _config
+from ._cli_args import Parser, bound_text, int_in
 from ._cli_connect import connect as _connect
 from ._cli_connect import quiet_logs as _quiet_logs
 from ._errors import ConfigError, MsgBusError
@@ -54,32 +55,6 @@ class _UsageError(Exception):
     """A bad option or environment value: exit code 2."""
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # The conventional usage line, then the one-line reason; exit code 2.
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _bound(low: int, high: int | None) -> str:
-    return f">= {low}" if high is None else f"from {low} to {high}"
-
-
-def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number in ``low..high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is out of range; it must be {_bound(low, high)}")
-        return value
-
-    return parse
-
-
 def _env_int(name: str, default: int, low: int, high: int) -> int:
     text = os.environ.get(name)
     if text is None or text == "":
@@ -89,7 +64,7 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         raise _UsageError(f"environment variable {name} is not a number: {text!r}") from None
     if not low <= value <= high:
-        raise _UsageError(f"environment variable {name} is {value}; it must be {_bound(low, high)}")
+        raise _UsageError(f"environment variable {name} is {value}; it must be {bound_text(low, high)}")
     return value
 
 

@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import TextIO
 
-from . import _bus, _config
+from . import _bus, _config, _connect
 from ._log import RETRY_RECORD_ATTR, set_logger
 
 # A connect still under way after this many seconds says on stderr what it waits for
@@ -53,7 +53,7 @@ def connect(cfg: _config.MsgBusConfig) -> _bus.MsgBusIO:
         timer.daemon = True
         timer.start()
     try:
-        return _bus.connect(cfg)
+        return _connect.connect(cfg)
     finally:
         if timer is not None:
             timer.cancel()

@@ -19,9 +19,9 @@ import time
 
 from . import _log
 from ._bus import BusStats, ReaderBase, WriterBase
-from ._config import BlockingMode, BusDir, BusStatus, MsgBusConfig
+from ._config import BusDir, BusStatus, MsgBusConfig
 from ._errors import DeliveryError, InvalidMessageError
-from ._inbox import Inbox, Item
+from ._inbox import Item
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
 MAX_MESSAGE_BYTES = 1_000_000
@@ -109,10 +109,7 @@ class MemoryWriter(WriterBase):
     """Appends to the topic's log at once: Blocking and NonBlocking writes are both delivered on return."""
 
     def __init__(self, cfg: MsgBusConfig) -> None:
-        self._cfg = cfg
-        self._topic = cfg.topic
-        self._blocking = cfg.blocking is BlockingMode.BLOCKING
-        self._closed = False
+        super().__init__(cfg)
         self._cluster = cluster(address(cfg))
         self._written = 0
         self._failed = 0
@@ -153,13 +150,9 @@ class MemoryReader(ReaderBase):
     """A thread moves messages from the topic's log (its own cursor, or its group's) into the inbox."""
 
     def __init__(self, cfg: MsgBusConfig) -> None:
-        self._cfg = cfg
-        self._topic = cfg.topic
-        self._blocking = cfg.blocking is BlockingMode.BLOCKING
-        self._closed = False
+        super().__init__(cfg)
         self._close_lock = threading.Lock()
         self._cluster = cluster(address(cfg))
-        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
         self._stop = threading.Event()
         self._group_name = cfg.group_id
         self._group: _Group | None = None

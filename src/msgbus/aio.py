@@ -31,8 +31,8 @@ from typing import Any
 
 from . import _log
 from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase
-from ._bus import connect as _connect
 from ._config import BusStatus, MsgBusConfig
+from ._connect import connect as _connect
 from ._errors import BusClosedError
 from ._inbox import Inbox, Item
 from ._record import Record

@@ -8,7 +8,7 @@ from enum import IntEnum
 import pytest
 
 import msgbus
-from msgbus import _bus, _config, _errors, _log
+from msgbus import _bus, _config, _connect, _errors, _log
 from msgbus._bus import MsgBusIO, ReaderBase, WriterBase
 
 # (enum, member name, spec constant name, spec value)
@@ -64,7 +64,7 @@ def test_all_has_no_duplicates_and_covers_the_public_names() -> None:
 
 
 def test_exports_are_the_implementations() -> None:
-    assert msgbus.connect is _bus.connect
+    assert msgbus.connect is _connect.connect
     assert msgbus.MsgBusIO is _bus.MsgBusIO
     assert msgbus.MsgBusConfig is _config.MsgBusConfig
     assert msgbus.set_logger is _log.set_logger

@@ -17,9 +17,9 @@ from confluent_kafka import (
 
 from .. import _log
 from .._bus import BusStats, ReaderBase
-from .._config import BlockingMode, BusStatus, MsgBusConfig
+from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
-from .._inbox import Inbox, Item
+from .._inbox import Item
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import Attempts, probe
@@ -50,16 +50,12 @@ def decode(value: bytes | None, where: str) -> str:
 
 class KafkaReader(ReaderBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
-        self._cfg = cfg
-        self._topic = cfg.topic
-        self._blocking = cfg.blocking is BlockingMode.BLOCKING
-        self._closed = False
+        super().__init__(cfg)
         self._close_lock = threading.Lock()
         # A named group shares work and resumes where it left off, so it commits;
         # a private group ("" group_id) is never resumed, so committing is pointless.
         self._commits = bool(cfg.group_id)
         group_id = cfg.group_id or f"msgbus-{cfg.topic}-{uuid.uuid4().hex}"
-        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
         # partition -> offset after the last message this reader took in (or where it
         # was started, before any): where a private group resumes after a rebalance.
         self._next_offsets: dict[int, int] = {}

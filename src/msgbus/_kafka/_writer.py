@@ -11,7 +11,7 @@ from confluent_kafka import KafkaException, Producer
 
 from .. import _log
 from .._bus import BusStats, WriterBase
-from .._config import BlockingMode, BusStatus, MsgBusConfig
+from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, DeliveryError, FlushError, InvalidMessageError
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._health import HealthProbe
@@ -97,10 +97,7 @@ class _Acknowledgements:
 
 class KafkaWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
-        self._cfg = cfg
-        self._topic = cfg.topic
-        self._blocking = cfg.blocking is BlockingMode.BLOCKING
-        self._closed = False
+        super().__init__(cfg)
         self._close_lock = threading.Lock()
         self._failed = 0
         self._failed_lock = threading.Lock()

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from msgbus._cli import Parser, int_in
+from msgbus._cli_args import Parser, int_in
 from msgbus.testing._processes import port_open
 from msgbus.testing.localkafka import (
     HOST,

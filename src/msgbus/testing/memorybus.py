@@ -8,8 +8,9 @@ from types import TracebackType
 from typing import Any
 
 from .. import _memory
-from .._bus import MsgBusIO, connect
+from .._bus import MsgBusIO
 from .._config import BusDir, BusReader, BusWriter, MsgBusConfig, MsgBusTech
+from .._connect import connect
 from .._errors import MsgBusError
 
 __all__ = ["MemoryBus"]
