@@ -211,3 +211,35 @@ def test_cli_stale_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     assert _cli_kafka.kafka_stop() is True
     assert not data.exists()
     assert _cli_kafka.kafka_status() is None
+
+
+def test_wait_job_state_returns_once_every_thread_is_stopped_or_running() -> None:
+    # pause_node() means paused: a JVM must not answer one more request after it returned.
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from msgbus.testing._processes import wait_job_state
+
+    code = (
+        "import threading, time\n"
+        "for _ in range(4): threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+
+        def states() -> set[str]:
+            tasks = f"/proc/{proc.pid}/task"
+            return {open(f"{tasks}/{t}/stat").read().rsplit(")", 1)[1].split()[0] for t in os.listdir(tasks)}
+
+        os.kill(proc.pid, signal.SIGSTOP)
+        wait_job_state(proc, stopped=True)
+        assert states() == {"T"}
+        os.kill(proc.pid, signal.SIGCONT)
+        wait_job_state(proc, stopped=False)
+        assert "T" not in states()
+    finally:
+        proc.kill()
+        proc.wait()

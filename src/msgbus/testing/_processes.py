@@ -76,6 +76,27 @@ def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
             os.kill(proc.pid, sig)
 
 
+def wait_job_state(proc: subprocess.Popen[bytes], stopped: bool, timeout: float = 5.0) -> None:
+    """Wait until every thread of ``proc`` is stopped (SIGSTOP) or none is (SIGCONT).
+
+    The kernel stops a process's threads one by one, once one of them has run to
+    take the signal: on a loaded machine a JVM can still answer a request for a
+    while after kill() returned. Waiting here makes pause_node() mean "paused".
+    Bounded; gives up quietly (on a kernel without /proc the old behaviour stays).
+    """
+    deadline = time.monotonic() + timeout
+    tasks = Path(f"/proc/{proc.pid}/task")
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            states = [(task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in tasks.iterdir()]
+        except (OSError, IndexError):
+            return
+        # "T" stopped by a signal ("t": traced); anything else is running or sleeping.
+        if states and all((state in "Tt") == stopped for state in states):
+            return
+        time.sleep(0.005)
+
+
 def _terminate_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
     """SIGTERM all, wait up to ``timeout`` in total, SIGKILL the rest, reap."""
     for proc in procs:

@@ -46,7 +46,17 @@ from ._maven import default_cache_dir as default_cache_dir
 from ._maven import ensure_jars as ensure_jars
 from ._maven import resolve_with_maven as resolve_with_maven
 from ._processes import MARKER_PROPERTY as MARKER_PROPERTY
-from ._processes import KafkaStartupError, _Node, _Runtime, _signal, _terminate_all, format_storage, launch, wait_ports
+from ._processes import (
+    KafkaStartupError,
+    _Node,
+    _Runtime,
+    _signal,
+    _terminate_all,
+    format_storage,
+    launch,
+    wait_job_state,
+    wait_ports,
+)
 from ._processes import _free_ports as _free_ports
 from ._security import KafkaSecurity, SecurityPlan
 
@@ -358,11 +368,13 @@ class LocalKafka:
         node = self._node(node_id)
         if node.proc is not None:
             _signal(node.proc, signal.SIGSTOP)
+            wait_job_state(node.proc, stopped=True)
 
     def resume_node(self, node_id: int) -> None:
         node = self._node(node_id)
         if node.proc is not None:
             _signal(node.proc, signal.SIGCONT)
+            wait_job_state(node.proc, stopped=False)
 
     # -- admin helpers -----------------------------------------------------
 
