@@ -22,7 +22,7 @@ from .._errors import BusClosedError, ConnectError
 from .._inbox import Item
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
-from ._probe import Attempts, probe
+from ._probe import WAIT_SLICE, Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings
 from ._start import StartPositions
 
@@ -96,7 +96,7 @@ class KafkaReader(ReaderBase):
         topic = metadata.topics.get(cfg.topic)
         if topic is not None and topic.error is None:
             self._starts_at.probed_partitions = set(topic.partitions)
-        if topic is not None and topic.error is not None:
+        elif topic is not None:
             if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
             _log.logger().warning("topic %s: %s", cfg.topic, describe(topic.error))
@@ -107,8 +107,6 @@ class KafkaReader(ReaderBase):
         # connect() returns only once the partitions are assigned and positioned,
         # so that every message written after it returns is read. Waited for in
         # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
-        from ._probe import WAIT_SLICE
-
         deadline = time.monotonic() + cfg.connect_timeout
         while not self._assigned.wait(WAIT_SLICE):
             if not self._thread.is_alive():
