@@ -28,9 +28,17 @@ LABELS = {
     "msgbus_cb": "msgbus callback",
     "msgbus_reader": "msgbus reader",
     "msgbus_writer": "msgbus NonBlocking writer",
+    "aio": "msgbus.aio",
+    "aio_many": "msgbus.aio message_read_many",
+    "aiokafka_wait": "aiokafka send_and_wait (linger 0)",
+    "msgbus_read_many": "msgbus message_read_many",
+    "write_lines": "pipelined CLI writer (_cli_write.write_lines)",
+    "cli": "msgbus write < 100k lines (the CLI as wired now)",
 }
 # The first column of each group's table, and its reference for the ratio column.
 REFERENCE = {"write_nb_100": "raw", "write_nb_1024": "raw", "write_blocking": "raw_default", "read": "raw"}
+#: Groups that bench.report_scale shows (tables and charts of their own).
+SCALE_PREFIXES = ("size_", "readers", "cluster_", "connect", "backlog_memory")
 
 
 def median(outcome: Outcome, group: str, system: str, key: str) -> float | None:
@@ -65,6 +73,19 @@ def _ratio(group: str, a: str, b: str, key: str = "rate") -> Callable[[Outcome],
     return compute
 
 
+def _min_round_ratio(group: str, a: str, b: str) -> Callable[[Outcome], float | None]:
+    """The lowest a/b over the rounds, paired as they ran (round i of a with round i of b)."""
+
+    def compute(outcome: Outcome) -> float | None:
+        rounds = outcome["groups"].get(group, {}).get("rounds", {})
+        xs, ys = rounds.get(a), rounds.get(b)
+        if not xs or not ys:
+            return None
+        return float(min(x["rate"] / y["rate"] for x, y in zip(xs, ys, strict=False)))
+
+    return compute
+
+
 def _value(group: str, system: str, key: str) -> Callable[[Outcome], float | None]:
     return lambda outcome: median(outcome, group, system, key)
 
@@ -83,6 +104,60 @@ TARGETS = (
             f"NonBlocking write {s}: msgbus / raw confluent >= 0.9", _ratio(g, "msgbus", "raw"), lambda v: v >= 0.9, "x"
         )
         for g, s in (("write_nb_100", "100 B"), ("write_nb_1024", "1 KB"))
+    ]
+    + [
+        Target(
+            f"NonBlocking write {s}: msgbus / raw confluent >= 0.9 in EVERY round (lowest paired round)",
+            _min_round_ratio(g, "msgbus", "raw"),
+            lambda v: v >= 0.9,
+            "x",
+        )
+        for g, s in (("write_nb_100", "100 B"), ("write_nb_1024", "1 KB"))
+    ]
+    + [
+        Target(
+            "asyncio NonBlocking write 100 B: msgbus.aio / aiokafka >= 5",
+            _ratio("write_nb_100", "aio", "aiokafka"),
+            lambda v: v >= 5,
+            "x",
+        ),
+        Target(
+            "asyncio NonBlocking write 100 B: msgbus.aio / sync message_write >= 0.8",
+            _ratio("write_nb_100", "aio", "msgbus"),
+            lambda v: v >= 0.8,
+            "x",
+        ),
+        Target(
+            "asyncio Blocking write: msgbus.aio / aiokafka send_and_wait >= 1",
+            _ratio("write_blocking", "aio", "aiokafka_wait"),
+            lambda v: v >= 1,
+            "x",
+        ),
+        Target("asyncio read: msgbus.aio / aiokafka >= 2", _ratio("read", "aio", "aiokafka"), lambda v: v >= 2, "x"),
+        Target(
+            "Read: message_read_many / raw consume() >= 0.95",
+            _ratio("read", "msgbus_read_many", "raw"),
+            lambda v: v >= 0.95,
+            "x",
+        ),
+        Target(
+            "Read: msgbus.aio message_read_many / raw consume() >= 0.95",
+            _ratio("read", "aio_many", "raw"),
+            lambda v: v >= 0.95,
+            "x",
+        ),
+        Target(
+            "CLI write, every line acknowledged: pipelined writer >= 50,000 lines/s",
+            _value("cli_write", "write_lines", "rate"),
+            lambda v: v >= 50_000,
+            "lines/s",
+        ),
+        Target(
+            "CLI write: `msgbus write` < 100k lines, whole command >= 50,000 lines/s",
+            _value("cli_write", "cli", "rate"),
+            lambda v: v >= 50_000,
+            "lines/s",
+        ),
     ]
     + [
         Target(
@@ -167,10 +242,12 @@ def markdown(outcome: Outcome) -> str:
             if value is None:
                 lines.append(f"| {t.text} | n/a | - |")
                 continue
-            shown = f"{value:.2f}x" if t.shown == "x" else f"{value:.2f} {t.shown}"
+            shown = f"{value:.2f}x" if t.shown == "x" else f"{value:,.2f} {t.shown}"
             lines.append(f"| {t.text} | {shown} | {'yes' if t.ok(value) else '**no**'} |")
         lines.append("")
     for name, group in outcome.get("groups", {}).items():
+        if name.startswith(SCALE_PREFIXES):
+            continue
         lines.append(f"## {group['title']}")
         lines.append("")
         rounds: dict[str, list[dict[str, Any]]] = group["rounds"]
@@ -197,6 +274,10 @@ def markdown(outcome: Outcome) -> str:
                 )
         else:
             blocking = name == "write_blocking"
+            if name == "write_nb_100" and "msgbus" in rounds and "raw" in rounds:
+                pairs = [x["rate"] / y["rate"] for x, y in zip(rounds["msgbus"], rounds["raw"], strict=False)]
+                lines.append("msgbus / raw per round, as paired: " + ", ".join(f"{r:.2f}x" for r in pairs))
+                lines.append("")
             head = "| system | median msg/s | min-max msg/s |"
             if blocking:
                 head += " p50 ms | p99 ms |"
@@ -221,6 +302,9 @@ def markdown(outcome: Outcome) -> str:
             lines.append("")
             lines.append(f"Skipped {LABELS.get(system, system)}: {why.splitlines()[0] if why else ''}")
         lines.append("")
+    from . import report_scale
+
+    lines += report_scale.markdown(outcome)
     return "\n".join(lines) + "\n"
 
 
@@ -293,6 +377,9 @@ def write(outcome: Outcome, out: Path) -> None:
     table = markdown(outcome)
     (out / "results.md").write_text(table)
     chart(outcome, out / "chart.png")
+    from . import report_scale
+
+    report_scale.charts(outcome, out)
     if not outcome.get("smoke") and out == Path(__file__).resolve().parent / "results":
         update_readme(table)
 

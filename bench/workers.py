@@ -48,7 +48,12 @@ def _rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a worker would
+    # report the peak of the (larger) bench process that started it.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -476,12 +481,37 @@ KINDS: dict[str, Callable[[str, Args], Result]] = {
 }
 
 
+def kinds() -> dict[str, Callable[[str, Args], Result]]:
+    """KINDS and those of bench.workers_aio and bench.workers_scale (which import this module)."""
+    from . import workers_aio, workers_scale
+
+    more: dict[str, Callable[[str, Args], Result]] = {
+        "aio_write_nb": workers_aio.aio_write_nb,
+        "aio_write_blocking": workers_aio.aio_write_blocking,
+        "aio_read": workers_aio.aio_read,
+        "read_many": workers_aio.read_many,
+    }
+    return KINDS | more | workers_scale.KINDS
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive an interrupted run (one waiting for a gone broker would never end)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker's own timeouts still end it
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in KINDS:
-        print(f"usage: python -m bench.workers {{{','.join(KINDS)}}} SYSTEM JSON_ARGS", file=sys.stderr)
+    _die_with_parent()
+    if len(argv) != 3 or argv[0] not in kinds():
+        print(f"usage: python -m bench.workers {{{','.join(kinds())}}} SYSTEM JSON_ARGS", file=sys.stderr)
         return 2
     kind, system, args = argv
-    result = KINDS[kind](system, json.loads(args))
+    result = kinds()[kind](system, json.loads(args))
     print(json.dumps(result), flush=True)
     return 0
 

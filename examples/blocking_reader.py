@@ -5,27 +5,15 @@ python examples/blocking_reader.py [how many messages, default 1]
 
 import sys
 
-from _common import BOOTSTRAP, HOST, PORT, TOPIC
+from _common import connect
 
 import msgbus
 
 
 def main() -> int:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    mcfg = msgbus.MsgBusConfig(
-        bus_tech=msgbus.BusTechKafka,
-        host=HOST,
-        port=PORT,
-        bootstrap_servers=BOOTSTRAP,
-        blocking=msgbus.Blocking,
-        direction=msgbus.BusReader,
-        connect_retries=10,
-        topic=TOPIC,
-    )
-    try:
-        mbus_r = msgbus.connect(mcfg)
-    except msgbus.MsgBusError as err:
-        print("Error connecting to bus:", err)
+    mbus_r = connect(msgbus.BusReader)  # see _common.py: the config, and msgbus.connect()
+    if mbus_r is None:
         return 1
     # connect() returns once the reader is positioned: anything written from now on is read.
     print("blocking reader: connected", flush=True)

@@ -6,7 +6,7 @@ python examples/callback_reader.py [how many messages, default 1]
 import sys
 import threading
 
-from _common import BOOTSTRAP, HOST, PORT, TOPIC
+from _common import connect
 
 import msgbus
 
@@ -26,20 +26,8 @@ WANTED = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 
 
 def main() -> int:
-    mcfg = msgbus.MsgBusConfig(
-        bus_tech=msgbus.BusTechKafka,
-        host=HOST,
-        port=PORT,
-        bootstrap_servers=BOOTSTRAP,
-        blocking=msgbus.Blocking,
-        direction=msgbus.BusReader,
-        connect_retries=10,
-        topic=TOPIC,
-    )
-    try:
-        mbus_r = msgbus.connect(mcfg)
-    except msgbus.MsgBusError as err:
-        print("Error connecting to bus:", err)
+    mbus_r = connect(msgbus.BusReader)  # see _common.py: the config, and msgbus.connect()
+    if mbus_r is None:
         return 1
 
     # Register a function to be called when messages arrive

@@ -5,29 +5,14 @@ python examples/writer.py ["message" ...]
 
 import sys
 
-from _common import BOOTSTRAP, HOST, PORT, TOPIC
+from _common import connect
 
 import msgbus
 
 
 def main() -> int:
-    # Message bus connection configuration
-    mcfg = msgbus.MsgBusConfig(
-        bus_tech=msgbus.BusTechKafka,
-        host=HOST,
-        port=PORT,
-        bootstrap_servers=BOOTSTRAP,
-        blocking=msgbus.Blocking,
-        direction=msgbus.BusWriter,
-        connect_retries=10,
-        topic=TOPIC,
-    )
-
-    # Connect to message bus
-    try:
-        mbus_w = msgbus.connect(mcfg)
-    except msgbus.MsgBusError as err:
-        print("Error connecting to bus:", err)
+    mbus_w = connect(msgbus.BusWriter)  # see _common.py: the config, and msgbus.connect()
+    if mbus_w is None:
         return 1
 
     # Blocking: each write returns once the broker has acknowledged it.

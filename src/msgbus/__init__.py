@@ -49,6 +49,7 @@ from ._errors import (
     InvalidMessageError,
     MsgBusError,
 )
+from ._failure import DeadLetter, Drop, HandlerError, Retry, Stop
 from ._log import set_logger
 from ._record import Record
 from ._version import __version__
@@ -74,9 +75,12 @@ __all__ = [
     "CallbackToken",
     "ConfigError",
     "ConnectError",
+    "DeadLetter",
     "DeliveryError",
     "DirectionError",
+    "Drop",
     "FlushError",
+    "HandlerError",
     "InvalidMessageError",
     "MsgBusConfig",
     "MsgBusError",
@@ -84,8 +88,10 @@ __all__ = [
     "MsgBusTech",
     "NonBlocking",
     "Record",
+    "Retry",
     "StatusClosed",
     "StatusOpen",
+    "Stop",
     "SubscriptionToken",
     "__version__",
     "connect",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
-from . import _log
+from . import _log, _loops
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
-from ._errors import BusClosedError, DirectionError
+from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
+from ._handling import DeadLetterWriter
 from ._inbox import Inbox
 from ._record import Record
 
@@ -35,6 +36,18 @@ class BusStats:
     #: Reader: messages on its partitions not yet read by the application (queued ones included),
     #: as of the last fetch; 0 on a writer.
     lag: int = 0
+    #: Reader: failed attempts the failure policy (``on_handler_error``) retried.
+    retried: int = 0
+    #: Reader: messages written to the dead-letter topic (acknowledged) after their handler failed.
+    dead_lettered: int = 0
+    #: Reader: messages whose handler failed and that were counted finished anyway (``Drop``).
+    dropped: int = 0
+
+
+def check_max_messages(max_messages: object) -> None:
+    """``message_read_many``'s ``max_messages``: an int >= 1 (not a bool), else ``ValueError``."""
+    if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
+        raise ValueError(f"max_messages must be an int >= 1, not {max_messages!r}")
 
 
 class MsgBusIO(abc.ABC):
@@ -70,8 +83,33 @@ class MsgBusIO(abc.ABC):
         NonBlocking readers do not wait. ``None`` means no message came in time.
         """
 
+    def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
+        """Take up to ``max_messages`` messages at once, in order (readers only).
+
+        A Blocking reader waits for the first message only (at most ``timeout``
+        seconds if given), then returns what is queued, up to ``max_messages``:
+        it never waits to fill the list. A NonBlocking reader does not wait.
+        ``[]`` means no message came in time. Every message returned counts as
+        finished (is committed) exactly as one ``message_read`` returned.
+        Raises ``ValueError`` if ``max_messages`` is not an int >= 1,
+        ``DirectionError`` on a writer, ``BusClosedError`` once disconnected,
+        ``CallbackError`` while a callback is registered.
+        """
+        # msgbus's own readers take the whole run at once; another bus has only message_read to go on.
+        check_max_messages(max_messages)
+        first = self.message_read(timeout)
+        if first is None:
+            return []
+        msgs = [first]
+        while len(msgs) < max_messages:
+            msg = self.message_read(0.0)
+            if msg is None:
+                break
+            msgs.append(msg)
+        return msgs
+
     def read_record(self, timeout: float | None = None) -> Record | None:
-        """``message_read``, with the message's partition, offset and timestamp (readers only).
+        """``message_read``, with the message's partition, offset, timestamp and headers (readers only).
 
         Waits, returns ``None`` and raises exactly as ``message_read`` does.
         A ``MsgBusIO`` of the application's own gives ``-1`` for what it does not know.
@@ -122,6 +160,20 @@ class MsgBusIO(abc.ABC):
             if msg is not None:
                 yield msg
 
+    def run(self, handler: CBFunc) -> None:
+        """Call ``handler(msg)`` for every message, in order, in this thread, until the bus is disconnected.
+
+        On msgbus's own readers the ``on_handler_error`` policy applies to what ``handler``
+        raises, as for a callback; here (another bus) an exception simply propagates.
+        """
+        while True:
+            try:
+                msg = self.message_read()
+            except BusClosedError:
+                return
+            if msg is not None:
+                handler(msg)
+
     def __enter__(self) -> MsgBusIO:
         # Entering a closed bus is a mistake that would otherwise surface later, at the first call.
         if self.status() is BusStatus.CLOSED:
@@ -165,6 +217,15 @@ class WriterBase(MsgBusIO):
         self.message_write(msg)
         return True
 
+    def write_acked(self, msg: str, on_done: Callable[[DeliveryError | None], None]) -> bool:
+        """A Blocking write that does not wait: ``on_done(None)`` once acknowledged, else ``on_done(error)``.
+
+        For msgbus.aio (no worker thread per Blocking write). False, with nothing written, when the
+        backend cannot (a NonBlocking writer, a full queue, a closed bus): ``message_write`` then
+        waits or says why. This default always says False.
+        """
+        return False
+
     def message_read(self, timeout: float | None = None) -> str | None:
         self._check_open()
         raise DirectionError("message_read is for readers; this bus is a writer")
@@ -172,6 +233,11 @@ class WriterBase(MsgBusIO):
     def read_record(self, timeout: float | None = None) -> Record | None:
         self._check_open()
         raise DirectionError("read_record is for readers; this bus is a writer")
+
+    def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
+        check_max_messages(max_messages)
+        self._check_open()
+        raise DirectionError("message_read_many is for readers; this bus is a writer")
 
     def message_available(self) -> int:
         # The spec's tests expect 0 here, not an error (but a closed bus is closed).
@@ -204,6 +270,7 @@ class ReaderBase(MsgBusIO):
         self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
+        self._inbox.failures.configure(cfg, self._dead_letter_writer)
 
     @property
     def blocking(self) -> bool:
@@ -215,26 +282,29 @@ class ReaderBase(MsgBusIO):
         """The queue this reader's messages wait in (msgbus.aio reads it without a worker thread)."""
         return self._inbox
 
+    def _dead_letter_writer(self, cfg: MsgBusConfig) -> DeadLetterWriter:
+        """Open the writer of this reader's dead letters (``cfg`` is for it); backends override this."""
+        raise ConfigError(f"{type(self).__name__} cannot write dead letters (on_handler_error=DeadLetter)")
+
     def __iter__(self) -> Iterator[str]:
-        # A message counts as finished (and is committed) once the loop asks for
-        # the next one: a crash in the loop's body leaves it to be read again.
-        while True:
-            try:
-                item = self._inbox.read_item(None, finished=False)
-            except BusClosedError:
-                return
-            if item is not None:
-                try:
-                    yield item[0]
-                except GeneratorExit:
-                    # The loop was left (break, or the generator closed): the message
-                    # was not finished, but its partition's commits must go on.
-                    self._inbox.release(item)
-                    raise
-                self._inbox.finish(item)
+        return _loops.iterate(self._inbox)
+
+    def run(self, handler: CBFunc) -> None:
+        """Call ``handler(msg)`` for every message, in order, in this thread, until the bus is disconnected.
+
+        Unlike a ``for`` loop, it sees the handler's exceptions, so ``on_handler_error``
+        applies exactly as for a callback (retries, dead letters, Stop: then it raises
+        ``HandlerError``). A ``BaseException`` that is not an ``Exception`` (Ctrl-C)
+        leaves the message unfinished and propagates.
+        """
+        _loops.run(self._inbox, handler, self._topic)
 
     def message_read(self, timeout: float | None = None) -> str | None:
         return self._inbox.read(timeout if self._blocking else 0.0)
+
+    def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
+        check_max_messages(max_messages)
+        return self._inbox.read_many(max_messages, timeout if self._blocking else 0.0)
 
     def message_available(self) -> int:
         if self._closed:
@@ -248,8 +318,7 @@ class ReaderBase(MsgBusIO):
         self._inbox.unregister()
 
     def read_record(self, timeout: float | None = None) -> Record | None:
-        item = self._inbox.read_item(timeout if self._blocking else 0.0)
-        return None if item is None else Record(*item)
+        return self._inbox.read_record(timeout if self._blocking else 0.0)
 
     def message_write(self, msg: str) -> None:
         if self._closed:

@@ -1,17 +1,22 @@
-"""Configuration: the spec's enums and constants, MsgBusConfig and its validation."""
+"""Configuration: the spec's enums and constants, MsgBusConfig and the checks of its generic fields.
+
+Each backend checks its own fields (Kafka's: ``msgbus._kafka._config``). This module, the foundation,
+names no backend: the registry (``msgbus._backends``, which ``import msgbus`` loads) hands it the
+function that runs the backend's checks, through ``set_backend_checks``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import Any, TypeVar
 
 from ._errors import ConfigError
+from ._failure import Drop, Policy, check_policy
 
 
 class MsgBusTech(IntEnum):
@@ -60,43 +65,12 @@ CBFunc = Callable[[str], None]
 SubscriptionToken = int
 CallbackToken = int
 
-# Kafka's topic-name rule (kafka.common.internals.Topic): 1..249 of [a-zA-Z0-9._-], not "." or "..".
-_TOPIC_CHARS = re.compile(r"[a-zA-Z0-9._-]+")
-_TOPIC_MAX_LEN = 249
 _HOST_CHARS = re.compile(r"[A-Za-z0-9._\-:\[\]]+")
 
 _E = TypeVar("_E", bound=IntEnum)
 
-_OFFSET_RESETS = ("latest", "earliest")
-_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-_SECURITY_STR_FIELDS = (
-    "sasl_mechanism",
-    "sasl_username",
-    "sasl_password",
-    "ssl_ca_location",
-    "ssl_certificate_location",
-    "ssl_key_location",
-    "ssl_key_password",
-)
-_FILE_FIELDS = ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location")
-# librdkafka settings msgbus owns, and what to use instead.
-_OWNED_SETTINGS = {
-    "bootstrap.servers": "use bootstrap_servers (or host and port)",
-    "group.id": "use group_id",
-    "enable.auto.commit": "msgbus commits what the application has read",
-    "enable.auto.offset.store": "msgbus stores offsets of what the application has read",
-    "auto.offset.reset": "use offset_reset",
-    "security.protocol": "use security_protocol",
-    "sasl.mechanism": "use sasl_mechanism",
-    "sasl.mechanisms": "use sasl_mechanism",
-    "sasl.username": "use sasl_username",
-    "sasl.password": "use sasl_password",
-    "on_delivery": "msgbus reports deliveries itself",
-    "delivery.report.only.error": "msgbus reports deliveries itself",
-    "error_cb": "msgbus logs client errors itself",
-    "logger": "use msgbus.set_logger",
-}
+# Runs the backend's own checks on a config whose generic fields passed; see set_backend_checks.
+_backend_checks: Callable[[MsgBusConfig], None] | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -126,6 +100,9 @@ class MsgBusConfig:
     flush_timeout: float = 30.0
     #: Capacity of a reader's local queue (what ``message_available`` counts).
     read_queue_size: int = 1000
+    #: What a reader does when its handler raises: Retry(...), Drop(), DeadLetter(topic) or Stop() (msgbus._failure).
+    on_handler_error: Policy = dataclasses.field(default_factory=Drop)
+    # Kafka's own fields, checked by msgbus._kafka._config (other backends ignore them).
     #: Several brokers, "host1:port1,host2:port2"; when set, ``host`` and ``port`` are not used.
     bootstrap_servers: str = ""
     #: Where a reader with no committed offset starts: "latest" (the spec's) or "earliest".
@@ -150,42 +127,26 @@ class MsgBusConfig:
         self._normalized()
 
     def _normalized(self) -> MsgBusConfig:
-        """A validated copy with the enum fields as enum members."""
+        """A validated copy: the enum fields as enum members, the backend's own fields as it normalizes them."""
         cfg = dataclasses.replace(self)
         cfg.bus_tech = _enum_field("bus_tech", self.bus_tech, MsgBusTech)
         cfg.blocking = _enum_field("blocking", self.blocking, BlockingMode)
         cfg.direction = _enum_field("direction", self.direction, BusDir)
-        _check_host(self.host)
+        check_host(self.host)
         _int_field("port", self.port, 1, 65535)
         _int_field("connect_retries", self.connect_retries, 0, None)
         _int_field("read_queue_size", self.read_queue_size, 1, None)
-        check_topic(self.topic)
-        _str_field("group_id", self.group_id)
+        str_field("topic", self.topic)
+        if not self.topic:
+            raise ConfigError("topic must not be empty")
+        str_field("group_id", self.group_id)
         for name in ("connect_timeout", "write_timeout", "flush_timeout"):
             _seconds_field(name, getattr(self, name))
-        _check_bootstrap_servers(self.bootstrap_servers)
-        _choice_field("offset_reset", self.offset_reset, _OFFSET_RESETS)
-        cfg.security_protocol = _choice_field(
-            "security_protocol",
-            self.security_protocol.upper() if isinstance(self.security_protocol, str) else self.security_protocol,
-            _SECURITY_PROTOCOLS,
-        )
-        for name in _SECURITY_STR_FIELDS:
-            _str_field(name, getattr(self, name))
-        cfg.sasl_mechanism = self.sasl_mechanism.upper()
-        _check_security(cfg)
-        if not isinstance(self.kafka_settings, Mapping):
-            raise ConfigError(f"kafka_settings must be a mapping, not {type(self.kafka_settings).__name__}")
-        for key, value in self.kafka_settings.items():
-            if not isinstance(key, str):
-                raise ConfigError(f"kafka_settings keys must be str, not {type(key).__name__}")
-            if key in _OWNED_SETTINGS:
-                raise ConfigError(f"kafka_settings[{key!r}] is set by msgbus; {_OWNED_SETTINGS[key]}")
-            if not isinstance(value, (str, int, float, bool)):
-                raise ConfigError(
-                    f"kafka_settings[{key!r}] must be a str, int, float or bool, not {type(value).__name__}"
-                )
-        cfg.kafka_settings = dict(self.kafka_settings)
+        check_policy(self.on_handler_error, self.topic)
+        if _backend_checks is None:  # pragma: no cover - msgbus/__init__ imports the registry
+            raise AssertionError("no backend checks: import msgbus (its registry, msgbus._backends) first")
+        # The backend's own fields: on the copy, which it may normalize (e.g. upper-case a choice).
+        _backend_checks(cfg)
         return cfg
 
     @classmethod
@@ -207,20 +168,10 @@ class MsgBusConfig:
         return cls(host=host.strip("[]") if host.startswith("[") else host, port=port, topic=topic, **fields)
 
 
-def check_topic(topic: object) -> None:
-    """Raise ``ConfigError`` unless ``topic`` is a legal Kafka topic name."""
-    if not isinstance(topic, str):
-        raise ConfigError(f"topic must be a str, not {type(topic).__name__}")
-    if not topic:
-        raise ConfigError("topic must not be empty")
-    if topic in (".", ".."):
-        raise ConfigError(f"topic {topic!r} is not allowed by Kafka")
-    if len(topic) > _TOPIC_MAX_LEN:
-        raise ConfigError(f"topic is {len(topic)} characters long; Kafka allows at most {_TOPIC_MAX_LEN}")
-    if not _TOPIC_CHARS.fullmatch(topic):
-        raise ConfigError(
-            f"topic {topic!r} has characters Kafka does not allow; use only ASCII letters, digits, '.', '_' and '-'"
-        )
+def set_backend_checks(check: Callable[[MsgBusConfig], None]) -> None:
+    """Install the function that runs a config's backend checks (the registry's; it raises ``ConfigError``)."""
+    global _backend_checks
+    _backend_checks = check
 
 
 def _enum_field(name: str, value: object, enum: type[_E]) -> _E:
@@ -248,12 +199,12 @@ def _seconds_field(name: str, value: object) -> None:
         raise ConfigError(f"{name} is {value!r}; it must be a positive, finite number of seconds")
 
 
-def _str_field(name: str, value: object) -> None:
+def str_field(name: str, value: object) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"{name} must be a str, not {type(value).__name__}")
 
 
-def _choice_field(name: str, value: object, choices: tuple[str, ...]) -> str:
+def choice_field(name: str, value: object, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{name} must be a str, not {type(value).__name__}")
     if value not in choices:
@@ -261,39 +212,7 @@ def _choice_field(name: str, value: object, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _check_bootstrap_servers(servers: object) -> None:
-    if not isinstance(servers, str):
-        raise ConfigError(f"bootstrap_servers must be a str, not {type(servers).__name__}")
-    if not servers:
-        return
-    for entry in servers.split(","):
-        entry = entry.strip()
-        host, sep, port = entry.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ConfigError(f"bootstrap_servers entry {entry!r} is not of the form host:port")
-        try:
-            _check_host(host)
-        except ConfigError as exc:
-            raise ConfigError(f"bootstrap_servers entry {entry!r}: {exc}") from None
-
-
-def _check_security(cfg: MsgBusConfig) -> None:
-    sasl = cfg.security_protocol.startswith("SASL_")
-    if sasl:
-        _choice_field("sasl_mechanism", cfg.sasl_mechanism, _SASL_MECHANISMS)
-        if not cfg.sasl_username or not cfg.sasl_password:
-            raise ConfigError(f"sasl_username and sasl_password are required with {cfg.security_protocol}")
-    elif cfg.sasl_mechanism or cfg.sasl_username or cfg.sasl_password:
-        raise ConfigError(f"sasl_* fields need a SASL_* security_protocol, not {cfg.security_protocol}")
-    for name in _FILE_FIELDS:
-        path = getattr(cfg, name)
-        if path and not os.path.isfile(path):
-            raise ConfigError(f"{name} {path!r} is not a readable file")
-    if bool(cfg.ssl_certificate_location) != bool(cfg.ssl_key_location):
-        raise ConfigError("ssl_certificate_location and ssl_key_location go together (mutual TLS)")
-
-
-def _check_host(host: object) -> None:
+def check_host(host: object) -> None:
     if not isinstance(host, str):
         raise ConfigError(f"host must be a str, not {type(host).__name__}")
     if not host:

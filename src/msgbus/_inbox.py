@@ -1,40 +1,39 @@
-"""A reader's bounded inbox: message_read, message_available and the callback.
+"""A reader's bounded inbox: message_read, message_available, the callback's queue, done offsets.
 
 Every reader backend feeds one of these from its own thread. It keeps the
 order of messages, hands each one either to ``message_read`` or to the
-registered callback, and remembers which messages the application has
-finished with, so that the backend commits only those (at-least-once).
+registered callback (``_dispatcher`` runs its thread), and remembers which
+messages the application has finished with, so that the backend commits only
+those (at-least-once). The content is a ``_queue.Queue``; this class adds the
+lock, the waiting, and who may take from the front when.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
-from . import _log
+from ._batches import ITEMS, Codec, HeaderMap, Item, ItemCodec
 from ._config import CBFunc
+from ._dispatcher import Dispatcher
 from ._errors import BusClosedError, CallbackError
+from ._handling import Failures, Next
+from ._queue import Queue
+from ._record import Record
+from ._waiters import Waiter, Waiters, wake
 
-#: (text, partition, offset, timestamp in ms since the epoch, or -1 if unknown)
-Item = tuple[str, int, int, int]
-#: Called (from any thread, once) when the inbox may have something new for a waiting reader.
-Waiter = Callable[[], None]
+__all__ = ["Codec", "Inbox", "Item", "Waiter"]
 
-# How long disconnect() waits for a callback that is still running.
-_CALLBACK_JOIN_TIMEOUT = 5.0
-# At most this many messages leave the queue for the callback per lock round.
-_DISPATCH_BATCH = 64
+T = TypeVar("T")
 
 
 class Inbox:
     def __init__(self, capacity: int, name: str) -> None:
         self.capacity = capacity
         self._name = name
-        # Never replaced, only changed in place: the dispatcher and readers share it.
-        self._items: collections.deque[Item] = collections.deque()
+        self._queue = Queue()
         # Hot paths take the lock itself: a Condition's own __enter__ is Python code.
         self._lock = lock = threading.Lock()
         self._cond = threading.Condition(lock)
@@ -42,59 +41,75 @@ class Inbox:
         self._room = threading.Condition(lock)
         self._room_wanted = 0
         self._callback: CBFunc | None = None
-        # True while the dispatcher holds a batch taken from the front of the
+        # True while the callback thread holds a batch taken from the front of the
         # queue: readers wait, so that they never get a message before those.
         self._holding = False
-        # Bumped by unregister() and forget(): the dispatcher rechecks its batch.
-        self._epoch = 0
-        # Partitions forgotten while the dispatcher held a batch: it drops their messages.
-        self._forgotten_held: set[int] = set()
-        self._dispatcher: threading.Thread | None = None
+        #: Bumped by unregister, close and forget: the callback thread rechecks its batch.
+        self.epoch = 0
         self._closed = False
         # One-shot wake-ups for readers that wait outside this class (msgbus.aio).
-        self._waiters: list[Waiter] = []
-        # partition -> next offset to commit; filled as the application finishes messages.
-        self._done: dict[int, int] = {}
-        # Messages taken with finished=False and not finished yet: partition -> their
-        # offsets, oldest first. A partition's commit stays below the oldest of them,
-        # whatever is finished after it (by another reader task, say).
-        self._unfinished: dict[int, collections.deque[int]] = {}
-        # For those partitions: the next offset after the furthest message finished.
-        self._finished_upto: dict[int, int] = {}
-        #: Messages handed to the application so far (message_read or the callback).
-        self.taken = 0
+        self._waiters = Waiters()
+        #: The failure policy at work (``_handling``).
+        self.failures = Failures(name)
+        self._callbacks = Dispatcher(self, name, capacity)
+
+    @property
+    def _dispatcher(self) -> threading.Thread | None:
+        """The callback thread, once started."""
+        return self._callbacks.thread
+
+    @property
+    def _done(self) -> dict[int, int]:
+        """partition -> next offset: finished, not taken by ``take_done`` yet."""
+        return self._queue.offsets.done
+
+    @property
+    def taken(self) -> int:
+        """Messages handed to the application so far (message_read or the callback)."""
+        with self._lock:
+            self._queue.settle_held(self._callbacks.handed)
+            return self._queue.taken
 
     # -- the feeding side (the backend's thread) --------------------------------
 
     def free(self) -> int:
         """Room left before the inbox is full."""
-        return self.capacity - len(self._items)
+        return self.capacity - self._queue.available()
 
-    def put_many(self, items: list[Item]) -> None:
+    def put_many(self, items: list[Item], headers: HeaderMap | None = None) -> None:
+        """Queue Items; ``headers``: those of the messages that have some (see ``read_record``)."""
+        self.put_raw(items, ItemCodec(headers) if headers else ITEMS)
+
+    def put_raw(self, raw: list[Any], codec: Codec, ends: dict[int, int] | None = None) -> None:
+        """Queue a batch as it is; ``codec`` converts it when a reader gets to it (lazily, on its thread).
+
+        ``ends``: ``codec.ends(raw)``, if the feeder computed it for itself (saves doing it twice).
+        """
+        if not raw:
+            return
         with self._lock:
-            self._items.extend(items)
-            self._cond.notify_all()
-            waiters = self._take_waiters()
+            # Only a reader that found the inbox empty can be waiting (and the
+            # dispatcher, which also waits for an empty inbox): no notify otherwise.
+            if self._queue.append(raw, codec, ends):
+                self._cond.notify_all()
+            waiters = self._waiters.take()
         if waiters:
-            _wake(waiters)
+            wake(waiters)
 
     def wait_room(self, wanted: int, timeout: float) -> bool:
         """Wait until ``wanted`` entries are free; False if they were not within ``timeout`` (or closed)."""
         with self._room:
             self._room_wanted = wanted
             try:
-                return (
-                    self._room.wait_for(lambda: self._closed or self.capacity - len(self._items) >= wanted, timeout)
-                    and not self._closed
-                )
+                return self._room.wait_for(lambda: self._closed or self.free() >= wanted, timeout) and not self._closed
             finally:
                 self._room_wanted = 0
 
     def take_done(self) -> dict[int, int]:
         """The offsets finished since the last call: partition -> next offset."""
-        with self._cond:
-            done, self._done = self._done, {}
-        return done
+        with self._lock:
+            self._queue.settle_held(self._callbacks.handed)
+            return self._queue.take_done()
 
     def forget(self, partitions: Collection[int]) -> int:
         """Drop the queued, unread messages of ``partitions`` (revoked: their new owner reads them).
@@ -104,43 +119,48 @@ class Inbox:
         wanted = set(partitions)
         if not wanted:
             return 0
-        with self._cond:
-            kept = [item for item in self._items if item[1] not in wanted]
-            dropped = len(self._items) - len(kept)
-            if dropped:
-                self._items.clear()
-                self._items.extend(kept)
-            if self._holding:
-                self._forgotten_held |= wanted
-                self._epoch += 1
-            if dropped and self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+        with self._lock:
+            dropped = self._queue.forget(wanted)
+            if self._queue.held is not None:
+                self.epoch += 1
+            if dropped and self._room_wanted and self.free() >= self._room_wanted:
                 self._room.notify()
         return dropped
 
     # -- the application's side ----------------------------------------------
 
     def available(self) -> int:
-        return len(self._items)
+        return self._queue.available()
 
     def read(self, timeout: float | None) -> str | None:
         """The next message; ``None`` if none came within ``timeout`` (0: don't wait)."""
         with self._lock:
-            # The usual case, inline: a message is there.
-            if self._items and self._callback is None and not (self._closed or self._room_wanted or self._holding):
-                text, partition, offset, _ = self._items.popleft()
-                if self._unfinished:
-                    self._mark_done(partition, offset + 1)
-                else:
-                    self._done[partition] = offset + 1
-                self.taken += 1
-                return text
-        item = self.read_item(timeout)
-        return None if item is None else item[0]
+            if self._callback is None and not (self._closed or self._holding):
+                # The usual case, inline: the front run has a message, or can start.
+                queue = self._queue
+                run = queue.run
+                if run is None and not queue.items and queue.raw and not queue.offsets.unfinished:
+                    run = queue.start_run()
+                if run is not None:
+                    pos = run.pos
+                    run.pos = pos + 1
+                    if pos + 1 == run.size:
+                        queue.end_run()
+                    if self._room_wanted:
+                        self._room_made()
+                    return run.texts[pos]
+                if queue.items or queue.fill():
+                    item = queue.pop(True)
+                    if self._room_wanted:
+                        self._room_made()
+                    return item[0]
+        # Waiting: a batch that comes is read as a run too, not made into Items.
+        return self._wait(timeout, "message_read", self._has_any, self._queue.take_text)
 
     def remaining(self) -> list[Item]:
         """What is still queued (for a backend that hands unread messages back on close)."""
-        with self._cond:
-            return list(self._items)
+        with self._lock:
+            return self._queue.remaining()
 
     def read_item(self, timeout: float | None, finished: bool = True) -> Item | None:
         """Like ``read``, with the message's partition, offset and timestamp.
@@ -148,18 +168,62 @@ class Inbox:
         ``finished=False``: the caller reports the message finished later, with ``finish``.
         """
         with self._lock:
-            # Fast path: a message is there (no clock, no loop).
-            if self._items and self._callback is None and not (self._closed or self._holding):
-                return self._pop(finished)
+            # Fast path, inline: a message is there (no clock, no loop).
+            queue = self._queue
+            if self._callback is None and not (self._closed or self._holding) and (queue.items or queue.fill()):
+                item = queue.pop(finished)
+                if self._room_wanted:
+                    self._room_made()
+                return item
+        return self._wait(timeout, "message_read", self._has_item, lambda: self._queue.pop(finished))
+
+    def read_record(self, timeout: float | None) -> Record | None:
+        """``read_item(timeout)`` as a ``Record``, with the message's headers."""
+        return self._take(timeout, "message_read", self._has_item, self._queue.pop_record)
+
+    def read_many(self, max_messages: int, timeout: float | None) -> list[str]:
+        """Up to ``max_messages`` queued messages, each finished; waits up to ``timeout`` for the first only.
+
+        ``[]`` if none came within ``timeout`` (0: don't wait). It never waits to fill the list.
+        """
+        taken = self._take(timeout, "message_read_many", self._has_any, lambda: self._queue.take_texts(max_messages))
+        return taken or []
+
+    def _has_item(self) -> bool:
+        queue = self._queue
+        return bool(queue.items) or queue.fill()
+
+    def _has_any(self) -> bool:
+        queue = self._queue
+        return bool(queue.items or queue.raw or queue.run is not None)
+
+    def _take(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T]) -> T | None:
+        """``take()`` once ``ready()``, waiting up to ``timeout`` for it; None at the deadline."""
+        with self._lock:
+            # Fast path: something is there (no clock, no loop).
+            if self._callback is None and not (self._closed or self._holding) and ready():
+                got = take()
+                if self._room_wanted:
+                    self._room_made()
+                return got
+        return self._wait(timeout, what, ready, take)
+
+    def _wait(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T]) -> T | None:
+        """``_take``'s waiting part: the errors that end a wait, then ``take()`` once ``ready()``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 if self._closed:
                     raise BusClosedError("the bus is disconnected")
+                if self.failures.stopped is not None:
+                    raise self.failures.stopped
                 if self._callback is not None:
-                    raise CallbackError("message_read is not allowed while a callback is registered")
-                if self._items and not self._holding:
-                    return self._pop(finished)
+                    raise CallbackError(f"{what} is not allowed while a callback is registered")
+                if not self._holding and ready():
+                    got = take()
+                    if self._room_wanted:
+                        self._room_made()
+                    return got
                 if deadline is None:
                     # Lock waits are interrupted by signals on POSIX: Ctrl-C ends this.
                     self._cond.wait()
@@ -169,40 +233,17 @@ class Inbox:
                         return None
                     self._cond.wait(remaining)
 
-    def _pop(self, finished: bool) -> Item:
-        """Take the front message for the application; the lock is held."""
-        item = self._items.popleft()
-        if self._room_wanted and self.capacity - len(self._items) >= self._room_wanted:
+    def _room_made(self) -> None:
+        # The feeder waits for room (wait_room); the lock is held. Notified once: its
+        # wait_for rechecks, and later takes need not call notify again.
+        if self.free() >= self._room_wanted:
+            self._room_wanted = 0
             self._room.notify()
-        if finished:
-            self._mark_done(item[1], item[2] + 1)
-        else:
-            pending = self._unfinished.get(item[1])
-            if pending is None:
-                pending = self._unfinished[item[1]] = collections.deque()
-                self._finished_upto[item[1]] = item[2]
-            pending.append(item[2])
-        self.taken += 1
-        return item
-
-    def _mark_done(self, partition: int, next_offset: int) -> None:
-        """Everything of ``partition`` before ``next_offset`` that was taken is finished; the lock is held."""
-        pending = self._unfinished.get(partition)
-        if pending is None:
-            if self._done.get(partition, -1) < next_offset:
-                self._done[partition] = next_offset
-            return
-        upto = max(self._finished_upto[partition], next_offset)
-        self._finished_upto[partition] = upto
-        self._done[partition] = min(upto, pending[0]) if pending else upto
-        if not pending:
-            del self._unfinished[partition], self._finished_upto[partition]
 
     def finish(self, item: Item) -> None:
         """Report a message taken with ``read_item(..., finished=False)`` as finished."""
         with self._lock:
-            self._release(item)
-            self._mark_done(item[1], item[2] + 1)
+            self._queue.offsets.finish(item)
 
     def release(self, item: Item) -> None:
         """Forget a message taken with ``finished=False`` that will never be finished (an abandoned loop).
@@ -211,19 +252,7 @@ class Inbox:
         committed past it, as they would have been had it been finished.
         """
         with self._lock:
-            self._release(item)
-            pending = self._unfinished.get(item[1])
-            if pending is not None and not pending:
-                upto = self._finished_upto.pop(item[1])
-                del self._unfinished[item[1]]
-                if upto > item[2] and self._done.get(item[1], -1) < upto:
-                    self._done[item[1]] = upto
-
-    def _release(self, item: Item) -> None:
-        pending = self._unfinished.get(item[1])
-        if pending is not None:
-            with contextlib.suppress(ValueError):  # a second finish() of the same message
-                pending.remove(item[2])
+            self._queue.offsets.release(item)
 
     def add_waiter(self, waiter: Waiter) -> None:
         """Call ``waiter()`` once, from the feeding thread, when a read may find something new.
@@ -233,154 +262,138 @@ class Inbox:
         Also called on close, register and unregister, so that they see those.
         """
         with self._lock:
-            if self._closed:
-                fire = True
-            else:
-                self._waiters.append(waiter)
-                fire = False
+            fire = self._closed
+            if not fire:
+                self._waiters.add(waiter)
         if fire:
             waiter()
 
     def remove_waiter(self, waiter: Waiter) -> None:
-        with self._lock, contextlib.suppress(ValueError):  # already called
+        with self._lock:
             self._waiters.remove(waiter)
 
-    def _take_waiters(self) -> list[Waiter] | None:
-        # The lock is held.
-        if not self._waiters:
-            return None
-        waiters, self._waiters = self._waiters, []
-        return waiters
+    def _notify_all(self) -> list[Waiter] | None:
+        """Wake the readers waiting here; the waiters outside (returned) are for ``wake`` once the lock is free."""
+        self._cond.notify_all()
+        return self._waiters.take()
+
+    # -- the callback (its thread is _dispatcher's) ------------------------------
 
     def register(self, callback: CBFunc) -> None:
-        if not callable(callback):
-            raise CallbackError(f"the callback must be callable, not {type(callback).__name__}")
-        with self._cond:
-            if self._closed:
-                raise BusClosedError("the bus is disconnected")
-            if self._callback is not None:
-                raise CallbackError("a callback is already registered; call unregister_cb first")
-            self._callback = callback
-            if self._dispatcher is None:
-                self._dispatcher = threading.Thread(
-                    target=self._dispatch, name=f"msgbus-callback-{self._name}", daemon=True
-                )
-                self._dispatcher.start()
-            self._cond.notify_all()
-            waiters = self._take_waiters()
-        if waiters:
-            _wake(waiters)
+        self._callbacks.register(callback)
 
     def unregister(self) -> None:
-        with self._cond:
-            if self._closed:
-                raise BusClosedError("the bus is disconnected")
-            self._callback = None
-            self._epoch += 1
-            self._cond.notify_all()
-            waiters = self._take_waiters()
-        if waiters:
-            _wake(waiters)
+        self._callbacks.unregister()
 
     def close(self) -> None:
-        with self._cond:
+        # Wakes the back-off waits of loops (the callback thread's wake on the condition).
+        self.failures.close()
+        with self._lock:
             self._closed = True
             self._room.notify_all()
             self._callback = None
-            self._epoch += 1
-            self._cond.notify_all()
-            waiters = self._take_waiters()
+            self.epoch += 1
+            waiters = self._notify_all()
         if waiters:
-            _wake(waiters)
-        dispatcher = self._dispatcher
-        if dispatcher is not None and dispatcher is not threading.current_thread():
-            dispatcher.join(_CALLBACK_JOIN_TIMEOUT)
-            if dispatcher.is_alive():
-                _log.logger().warning(
-                    "the callback on %s is still running %.0f s after disconnect; not waiting for it",
-                    self._name,
-                    _CALLBACK_JOIN_TIMEOUT,
-                )
+            wake(waiters)
+        self._callbacks.join()
 
-    # -- the callback thread ---------------------------------------------------
+    def set_callback(self, callback: CBFunc | None) -> None:
+        """Register ``callback``, or (None) unregister; for the Dispatcher, which starts the thread."""
+        with self._lock:
+            if self._closed:
+                raise BusClosedError("the bus is disconnected")
+            if callback is not None and self._callback is not None:
+                raise CallbackError("a callback is already registered; call unregister_cb first")
+            self._callback = callback
+            if callback is None:
+                self.epoch += 1
+            waiters = self._notify_all()
+        if waiters:
+            wake(waiters)
 
-    def _dispatch(self) -> None:
-        # One thread calls the callback, so messages reach it in order. It takes
-        # a batch per lock round (cheaper per message), and puts back whatever
-        # the callback did not get when it is unregistered midway.
-        items = self._items
-        lock = self._lock
-        while True:
-            with self._cond:
-                while not self._closed and (self._callback is None or not items):
-                    self._cond.wait()
-                if self._closed:
-                    return
-                callback = self._callback
-                assert callback is not None
-                batch = [items.popleft() for _ in range(min(len(items), _DISPATCH_BATCH))]
+    def take_batch(self, limit: int) -> tuple[CBFunc, list[str], int] | None:
+        """For the callback thread: wait for a callback and messages, take up to ``limit`` and hold them.
+
+        The callback, the batch and the epoch it was taken in; None once closed.
+        """
+        queue = self._queue
+        with self._cond:
+            while not self._closed and (
+                self._callback is None or self.failures.stopped is not None or not queue.batch_ready()
+            ):
+                self._cond.wait()
+            if self._closed:
+                return None
+            callback = self._callback
+            assert callback is not None
+            held = queue.take_batch(limit)
+            self._holding = True
+            if self._room_wanted:
+                self._room_made()
+            return callback, held.texts, self.epoch
+
+    def recheck(self, callback: CBFunc, handed: int) -> tuple[list[str], int, bool]:
+        """For the callback thread, once ``epoch`` moved: its batch (without what was forgotten meanwhile,
+        after the first ``handed``), the epoch now, and whether ``callback`` is still registered."""
+        with self._lock:
+            return self._queue.recheck_held(handed), self.epoch, self._callback is callback
+
+    def held_item(self, index: int) -> Item:
+        """For the callback thread: the place of its batch's ``index``-th message (a failure needs it)."""
+        with self._lock:
+            return self._queue.held_item(index)
+
+    def put_back(self, handed: int) -> None:
+        """For the callback thread: done with its batch, of which the first ``handed`` are finished;
+        the rest (not handed out) goes back in front."""
+        with self._lock:
+            self._queue.end_batch(handed)
+            # A stopped reader hands nothing out any more (reads raise failures.stopped).
+            self._holding = self.failures.stopped is not None
+            waiters = self._notify_all()
+        if waiters:
+            wake(waiters)
+
+    def wait_registered(self, callback: CBFunc, seconds: float) -> bool:
+        """Wait ``seconds``; False, early, once closed or ``callback`` unregistered (the callback's back-off)."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while not self._closed and self._callback is callback:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return True
+                self._cond.wait(left)
+        return False
+
+    # -- loops under a failure policy (msgbus._loops, msgbus._aio_loops) ----------
+
+    def take_for_loop(self, timeout: float | None) -> Item | None:
+        """``read_item(timeout, finished=False)`` for a loop; a message handed back to loops comes first."""
+        stash = self._queue.stash
+        if stash:
+            with self._lock:
+                if stash and self.failures.stopped is None and not self._closed:
+                    return stash.popleft()
+        return self.read_item(timeout, finished=False)
+
+    def loop_left(self, item: Item) -> None:
+        """A loop was left while it held ``item`` (taken with ``finished=False``): a failed attempt."""
+        step, _ = self.failures.failed(item, None)
+        if step is Next.DROP:
+            self.failures.drop(item, None)
+            self.finish(item)
+        else:
+            # A retry, or a dead letter to write: the next loop takes it again (and waits
+            # its back-off, or writes it). Stop: it stays unfinished, and reads raise.
+            self.hand_back(item, self.failures.stop(item, None) if step is Next.STOP else None)
+
+    def hand_back(self, item: Item, stop: BaseException | None = None) -> None:
+        """Put ``item`` (taken with ``finished=False``) back in front, not finished; ``stop``: stop the reader."""
+        with self._lock:
+            self._queue.hand_back(item)
+            if stop is not None:
                 self._holding = True
-                epoch = self._epoch
-                if self._room_wanted and self.capacity - len(items) >= self._room_wanted:
-                    self._room.notify()
-            handed = 0
-            while handed < len(batch):
-                if self._epoch != epoch:
-                    # Unregistered, closed, or partitions revoked meanwhile: recheck the rest.
-                    with lock:
-                        epoch = self._epoch
-                        batch = _kept_after(batch, handed, self._forgotten_held)
-                        self._forgotten_held.clear()
-                        if self._callback is not callback:
-                            break
-                    continue
-                text, partition, offset, _ = batch[handed]
-                try:
-                    callback(text)
-                except BaseException:
-                    # BaseException too: a SystemExit would otherwise end this thread
-                    # silently, and no callback (not even a new one) would run again.
-                    _log.logger().exception(
-                        "the callback raised on %s (partition %d, offset %d); going on",
-                        self._name,
-                        partition,
-                        offset,
-                    )
-                # Finished whether or not the callback raised: retrying it for ever
-                # would stop the reader. Recorded at once, so a callback that hangs
-                # later in the batch does not hold back the commit of this one.
-                with lock:
-                    if self._unfinished:
-                        self._mark_done(partition, offset + 1)
-                    else:
-                        self._done[partition] = offset + 1
-                    self.taken += 1
-                handed += 1
-            with lock:
-                rest = [item for item in batch[handed:] if item[1] not in self._forgotten_held]
-                self._forgotten_held.clear()
-                if rest:
-                    # Unregistered (or closed) midway: the rest goes back to the
-                    # front, for message_read, the next callback, or remaining().
-                    items.extendleft(reversed(rest))
-                self._holding = False
-                self._cond.notify_all()
-                waiters = self._take_waiters()
-            if waiters:
-                _wake(waiters)
-
-
-def _kept_after(batch: list[Item], handed: int, forgotten: set[int]) -> list[Item]:
-    """``batch`` with the messages after the first ``handed`` of the ``forgotten`` partitions left out."""
-    if not forgotten:
-        return batch
-    return batch[:handed] + [item for item in batch[handed:] if item[1] not in forgotten]
-
-
-def _wake(waiters: list[Waiter]) -> None:
-    for waiter in waiters:
-        try:
-            waiter()
-        except Exception:
-            # A waiter whose event loop is closed: nothing waits there any more.
-            _log.logger().debug("a reader's wake-up failed", exc_info=True)
+            waiters = self._notify_all()
+        if waiters:
+            wake(waiters)

@@ -16,12 +16,13 @@ import collections
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 
 from . import _log
+from ._batches import HeaderMap, Item
 from ._bus import BusStats, ReaderBase, WriterBase
 from ._config import BusDir, BusStatus, MsgBusConfig
 from ._errors import DeliveryError, InvalidMessageError
-from ._inbox import Item
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
 MAX_MESSAGE_BYTES = 1_000_000
@@ -42,6 +43,8 @@ class _Topic:
     # (text, timestamp in ms)
     log: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     groups: dict[str, _Group] = dataclasses.field(default_factory=dict)
+    # offset -> the Kafka headers written with it (only messages that had some).
+    headers: dict[int, tuple[tuple[str, bytes], ...]] = dataclasses.field(default_factory=dict)
 
 
 class _Cluster:
@@ -90,6 +93,14 @@ def messages(name: str, topic: str) -> list[str]:
         return [text for text, _ in log.log] if log is not None else []
 
 
+def message_headers(name: str, topic: str) -> list[tuple[tuple[str, bytes], ...]]:
+    """The headers of every message written to ``topic`` on the in-process cluster ``name``, in order."""
+    found = cluster(name)
+    with found.cond:
+        log = found.topics.get(topic)
+        return [log.headers.get(offset, ()) for offset in range(len(log.log))] if log is not None else []
+
+
 def open_memory_bus(cfg: MsgBusConfig) -> MemoryWriter | MemoryReader:
     if cfg.direction is BusDir.WRITER:
         return MemoryWriter(cfg)
@@ -133,11 +144,40 @@ class MemoryWriter(WriterBase):
             self._written += 1
             self._cluster.cond.notify_all()
 
+    def write_acked(self, msg: str, on_done: Callable[[DeliveryError | None], None]) -> bool:
+        # Delivered (or refused) on return: nothing to wait for, so never a thread.
+        if not self._blocking:
+            return False
+        try:
+            self.message_write(msg)
+        except DeliveryError as exc:
+            on_done(exc)
+            return True
+        on_done(None)
+        return True
+
     def status(self) -> BusStatus:
         return BusStatus.CLOSED if self._closed else BusStatus.OPEN
 
     def stats(self) -> BusStats:
         return BusStats(written=self._written, delivered=self._written, failed=self._failed)
+
+    def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """Append ``payload`` with its Kafka ``headers`` (dead letters, replay); delivered on return."""
+        self._check_open()
+        if len(payload) > MAX_MESSAGE_BYTES:
+            raise DeliveryError(
+                f"message to {self._topic} not delivered: {len(payload)} bytes is larger than {MAX_MESSAGE_BYTES}",
+                code="MSG_SIZE_TOO_LARGE",
+            )
+        stamp = time.time_ns() // 1_000_000
+        with self._cluster.cond:
+            topic = self._cluster.topic(self._topic)
+            topic.log.append((payload.decode("utf-8", "surrogateescape"), stamp))
+            if headers:
+                topic.headers[len(topic.log) - 1] = tuple(headers)
+            self._written += 1
+            self._cluster.cond.notify_all()
 
     def disconnect(self) -> None:
         if self._closed:
@@ -168,6 +208,7 @@ class MemoryReader(ReaderBase):
             # A reader's own cursor (a group's members use the group's).
             self._next = start
         self._log = topic.log
+        self._headers = topic.headers
         self._thread = threading.Thread(target=self._run, name=f"msgbus-memory-reader-{cfg.topic}", daemon=True)
         self._thread.start()
         _log.logger().info(
@@ -177,7 +218,8 @@ class MemoryReader(ReaderBase):
     # -- the interface -------------------------------------------------------
 
     def status(self) -> BusStatus:
-        return BusStatus.CLOSED if self._closed else BusStatus.OPEN
+        # Stopped by the failure policy (Stop): a fatal error for this reader.
+        return BusStatus.CLOSED if self._closed or self._inbox.failures.stopped else BusStatus.OPEN
 
     def stats(self) -> BusStats:
         queued = self._inbox.available()
@@ -186,7 +228,10 @@ class MemoryReader(ReaderBase):
                 backlog = len(self._log) - self._group.next_offset + len(self._group.returned)
             else:
                 backlog = len(self._log) - self._next
-        return BusStats(read=self._inbox.taken, queued=queued, lag=backlog + queued)
+        return BusStats(read=self._inbox.taken, queued=queued, lag=backlog + queued, **self._inbox.failures.counts())
+
+    def _dead_letter_writer(self, cfg: MsgBusConfig) -> MemoryWriter:
+        return MemoryWriter(cfg)
 
     def disconnect(self) -> None:
         with self._close_lock:
@@ -212,8 +257,8 @@ class MemoryReader(ReaderBase):
 
     # -- the reader thread -----------------------------------------------------
 
-    def _take(self, room: int) -> list[Item]:
-        # Called with the cluster's cond held.
+    def _take(self, room: int) -> tuple[list[Item], HeaderMap]:
+        # Called with the cluster's cond held: the messages, and the headers of those that have some.
         log = self._log
         offsets: list[int] = []
         group = self._group
@@ -230,7 +275,9 @@ class MemoryReader(ReaderBase):
             end = min(len(log), group.next_offset + room - len(offsets))
             offsets.extend(range(group.next_offset, end))
             group.next_offset = max(group.next_offset, end)
-        return [(log[offset][0], 0, offset, log[offset][1]) for offset in offsets]
+        stored = self._headers
+        headers: HeaderMap = {(0, offset): stored[offset] for offset in offsets if offset in stored} if stored else {}
+        return [(log[offset][0], 0, offset, log[offset][1]) for offset in offsets], headers
 
     def _run(self) -> None:
         cond = self._cluster.cond
@@ -238,8 +285,8 @@ class MemoryReader(ReaderBase):
         while not self._stop.is_set():
             room = inbox.free()
             with cond:
-                items = self._take(room) if room > 0 else []
+                items, headers = self._take(room) if room > 0 else ([], {})
                 if not items:
                     cond.wait(_POLL)
                     continue
-            inbox.put_many(items)
+            inbox.put_many(items, headers)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+#: A message's Kafka headers: (name, value) pairs in the order they were written.
+Headers = tuple[tuple[str, bytes | None], ...]
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Record:
@@ -22,3 +25,8 @@ class Record:
     offset: int
     #: When it was written, in milliseconds since the epoch; -1 if unknown.
     timestamp: int
+    #: Its Kafka headers as written: (name, value) in order, a name written twice appears twice;
+    #: ``()`` when it has none. A header written without a value (Kafka's null) has the value
+    #: ``None``, not ``b""``: Kafka tells the two apart, and so does this. The in-process bus
+    #: keeps the headers its writer was given.
+    headers: Headers = ()

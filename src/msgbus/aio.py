@@ -24,17 +24,18 @@ disconnects the bus it opens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from . import _log
-from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase
+from . import _aio_loops, _log
+from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
 from ._config import BusStatus, MsgBusConfig
 from ._connect import connect as _connect
-from ._errors import BusClosedError
-from ._inbox import Inbox, Item
+from ._errors import BusClosedError, DeliveryError
+from ._inbox import Inbox
 from ._record import Record
 
 __all__ = ["AsyncMsgBus", "connect"]
@@ -104,10 +105,13 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    # On the loop's thread, from call_soon_threadsafe or call_later.
-    if not future.done():
-        future.set_result(None)
+def _settle(acked: asyncio.Future[None], err: DeliveryError | None) -> None:
+    if acked.done():  # the writing task was cancelled: the outcome has no taker
+        return
+    if err is None:
+        acked.set_result(None)
+    else:
+        acked.set_exception(err)
 
 
 class AsyncMsgBus:
@@ -119,6 +123,9 @@ class AsyncMsgBus:
         self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
         self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
         self._writer = bus if isinstance(bus, WriterBase) and not bus.blocking else None
+        self._acked_writer = bus if isinstance(bus, WriterBase) and bus.blocking else None
+        # async for and run(handler) over the inbox (they remember the message a loop holds).
+        self._loops = _aio_loops.Loops(self._inbox) if self._inbox is not None else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and
         # the lock that lets one task at a time await it (each message goes to one task).
         self._pending: asyncio.Future[Record | None] | None = None
@@ -130,6 +137,18 @@ class AsyncMsgBus:
         # (or anything unusual) goes to a worker thread, where waiting is harmless.
         if self._writer is not None and self._writer.write_nowait(msg):
             return
+        if self._acked_writer is not None:
+            # Blocking: queued in the task, the acknowledgement awaited; no thread per write.
+            loop = asyncio.get_running_loop()
+            acked: asyncio.Future[None] = loop.create_future()
+
+            def report(err: DeliveryError | None) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                    loop.call_soon_threadsafe(_settle, acked, err)
+
+            if self._acked_writer.write_acked(msg, report):
+                await acked
+                return
         await asyncio.to_thread(self.sync.message_write, msg)
 
     async def message_write_many(self, msgs: Iterable[str]) -> int:
@@ -147,48 +166,53 @@ class AsyncMsgBus:
                 return self.sync.message_read(timeout)  # raises at once: wrong direction, or closed
             record = await self._read_in_thread(timeout)
             return None if record is None else record.text
-        item = await self._take(self._inbox, timeout, finished=True, wait=self._blocking)
-        return None if item is None else item[0]
+        # read(0): the inbox's cheapest take (the front run), in the task.
+        inbox = self._inbox
+        msg = inbox.read(0)
+        if msg is not None or not self._blocking or (timeout is not None and timeout <= 0):
+            return msg
+        return await _aio_loops.wait_for(inbox, lambda: inbox.read(0), timeout)
+
+    async def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
+        """Up to ``max_messages`` messages, in order (readers only); see ``MsgBusIO.message_read_many``.
+
+        Waits (Blocking only) up to ``timeout`` for the first message, then returns
+        what is queued without waiting to fill the list; ``[]`` if none came in time.
+        Each message returned counts as finished, as ``message_read``'s do.
+        """
+        check_max_messages(max_messages)
+        inbox = self._inbox
+        if inbox is None:
+            if isinstance(self.sync, WriterBase):
+                return self.sync.message_read_many(max_messages, timeout)  # raises at once
+            return await self._read_many_in_thread(max_messages, timeout)
+        msgs = inbox.read_many(max_messages, 0)
+        if msgs or not self._blocking or (timeout is not None and timeout <= 0):
+            return msgs
+        return await _aio_loops.wait_for(inbox, lambda: inbox.read_many(max_messages, 0) or None, timeout) or []
+
+    async def _read_many_in_thread(self, max_messages: int, timeout: float | None) -> list[str]:
+        # A user's own MsgBusIO: one read that may wait, then reads that do not, each in a worker.
+        record = await self._read_in_thread(timeout)
+        msgs = [] if record is None else [record.text]
+        while msgs and len(msgs) < max_messages:
+            record = await self._read_in_thread(0)
+            if record is None:
+                break
+            msgs.append(record.text)
+        return msgs
 
     async def read_record(self, timeout: float | None = None) -> Record | None:
-        """``message_read``, with the message's partition, offset and timestamp (see ``MsgBusIO.read_record``)."""
+        """``message_read``, with the partition, offset, timestamp and headers (see ``MsgBusIO.read_record``)."""
         if self._inbox is None:
             if isinstance(self.sync, WriterBase):
                 return self.sync.read_record(timeout)  # raises at once: wrong direction, or closed
             return await self._read_in_thread(timeout)
-        item = await self._take(self._inbox, timeout, finished=True, wait=self._blocking)
-        return None if item is None else Record(*item)
-
-    async def _take(self, inbox: Inbox, timeout: float | None, finished: bool, wait: bool) -> Item | None:
-        # Every take is a synchronous read_item inside this task: a cancel can only
-        # come between takes, so it never drops a message.
-        item = inbox.read_item(0, finished)
-        if item is not None or not wait or (timeout is not None and timeout <= 0):
-            return item
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            woken: asyncio.Future[None] = loop.create_future()
-
-            def waiter(woken: asyncio.Future[None] = woken) -> None:
-                # From the feeding thread (put, close, register, ...).
-                loop.call_soon_threadsafe(_wake, woken)
-
-            timer = None if deadline is None else loop.call_at(deadline, _wake, woken)
-            inbox.add_waiter(waiter)
-            try:
-                # Again, now that the waiter is in: a put just before it would not wake us.
-                item = inbox.read_item(0, finished)
-                if item is not None:
-                    return item
-                await woken
-            finally:
-                inbox.remove_waiter(waiter)
-                if timer is not None:
-                    timer.cancel()
-            item = inbox.read_item(0, finished)
-            if item is not None or (deadline is not None and loop.time() >= deadline):
-                return item
+        inbox = self._inbox
+        record = inbox.read_record(0)
+        if record is not None or not self._blocking or (timeout is not None and timeout <= 0):
+            return record
+        return await _aio_loops.wait_for(inbox, lambda: inbox.read_record(0), timeout)
 
     async def _read_in_thread(self, timeout: float | None) -> Record | None:
         # A user's own MsgBusIO: its reads may block, so they run in a worker. The worker
@@ -236,34 +260,33 @@ class AsyncMsgBus:
         await asyncio.to_thread(self.sync.disconnect)
 
     def __aiter__(self) -> AsyncIterator[str]:
+        if self._loops is not None:
+            return self._loops.messages()
         return self._messages()
 
     async def _messages(self) -> AsyncGenerator[str, None]:
-        # As the synchronous loop: always waits (NonBlocking too), and a message
-        # is finished (committed) once the loop asks for the next one.
-        inbox = self._inbox
-        if inbox is None:
-            while True:
-                try:
-                    msg = await self.message_read()
-                except BusClosedError:
-                    return
-                if msg is not None:
-                    yield msg
+        # A bus without an inbox: as the synchronous loop, it always waits (NonBlocking too).
         while True:
             try:
-                item = await self._take(inbox, None, finished=False, wait=True)
+                msg = await self.message_read()
             except BusClosedError:
                 return
-            assert item is not None  # an endless wait returns a message
-            try:
-                yield item[0]
-            except GeneratorExit:
-                # The loop was left (break, or the generator closed): the message was
-                # not finished, but its partition's commits must go on.
-                inbox.release(item)
-                raise
-            inbox.finish(item)
+            if msg is not None:
+                yield msg
+
+    async def run(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Await ``handler(msg)`` for every message, in order, until the bus is disconnected (readers only).
+
+        Unlike ``async for``, it sees the handler's exceptions: ``on_handler_error`` applies
+        as for a callback (back-offs are ``asyncio.sleep``s; dead letters are written in a
+        worker thread; with ``Stop()`` it raises ``HandlerError``). A cancel, or any
+        ``BaseException`` that is not an ``Exception``, leaves the message unfinished.
+        """
+        if self._loops is not None:
+            await self._loops.run(handler)
+            return
+        async for msg in self:
+            await handler(msg)
 
     async def __aenter__(self) -> AsyncMsgBus:
         if self.sync.status() is BusStatus.CLOSED:

@@ -45,23 +45,15 @@ def fault_report() -> FaultReport:
 @pytest.fixture
 def private_kafka() -> Iterator[LocalKafka]:
     """A single-node broker of this test's own, to stop, pause and restart."""
-    broker = LocalKafka()
-    broker.start()
-    try:
+    with LocalKafka() as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="module")
 def cluster3() -> Iterator[LocalKafka]:
     """Three broker+controller nodes, replication factor 3, min.insync.replicas 2."""
-    cluster = LocalKafka(nodes=3, heap_mb=384)
-    cluster.start()
-    try:
+    with LocalKafka(nodes=3, heap_mb=384) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def _table(rows: list[Figures]) -> list[str]:

@@ -7,7 +7,7 @@ import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -121,39 +121,38 @@ def raw_topic_seqs(bootstrap: str, topic: str, timeout: float = 60) -> list[int]
         consumer.close()
 
 
-def wait_brokers(kafka: LocalKafka, count: int, timeout: float = 90) -> None:
-    """Wait until ``count`` brokers are registered in the cluster's metadata."""
+def _wait_metadata(kafka: LocalKafka, ready: Callable[[Any], bool], timeout: float, what: str) -> None:
+    """Poll the cluster's metadata with a probe consumer until ``ready(probe)``; fail saying ``what``."""
     probe = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"probe-{uuid.uuid4().hex}"})
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if len(probe.list_topics(timeout=5).brokers) >= count:
+                if ready(probe):
                     return
-            except Exception:
+            except Exception:  # a broker not up yet, a topic not there yet: look again
                 pass
-            assert time.monotonic() < deadline, f"fewer than {count} brokers after {timeout:g} s"
+            assert time.monotonic() < deadline, f"{what} after {timeout:g} s"
             time.sleep(0.2)
     finally:
         probe.close()
+
+
+def wait_brokers(kafka: LocalKafka, count: int, timeout: float = 90) -> None:
+    """Wait until ``count`` brokers are registered in the cluster's metadata."""
+    _wait_metadata(
+        kafka, lambda probe: len(probe.list_topics(timeout=5).brokers) >= count, timeout, f"fewer than {count} brokers"
+    )
 
 
 def wait_in_sync(kafka: LocalKafka, topic: str, replicas: int, timeout: float = 90) -> None:
     """Wait until partition 0 of ``topic`` has ``replicas`` in-sync replicas."""
-    probe = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"probe-{uuid.uuid4().hex}"})
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                part = probe.list_topics(topic=topic, timeout=5).topics[topic].partitions[0]
-                if len(part.isrs) >= replicas and part.leader >= 0:
-                    return
-            except Exception:
-                pass
-            assert time.monotonic() < deadline, f"{topic} not {replicas} in sync after {timeout:g} s"
-            time.sleep(0.2)
-    finally:
-        probe.close()
+
+    def ready(probe: Any) -> bool:
+        part = probe.list_topics(topic=topic, timeout=5).topics[topic].partitions[0]
+        return len(part.isrs) >= replicas and part.leader >= 0
+
+    _wait_metadata(kafka, ready, timeout, f"{topic} not {replicas} in sync")
 
 
 def status_sampler(

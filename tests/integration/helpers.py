@@ -3,19 +3,19 @@ with deadlines, and looking at topics with a raw confluent_kafka client."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
+from cli_run import closed_port as closed_port
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 import msgbus
-from msgbus.testing import LocalKafka
+from msgbus.testing import LocalKafka, _waits
+from msgbus.testing._buses import Buses
+from msgbus.testing._waits import wait_until as wait_until
 
 T = TypeVar("T")
 
@@ -46,12 +46,12 @@ def make_config(
     return msgbus.MsgBusConfig(**settings)
 
 
-class BusFactory:
+class BusFactory(Buses):
     """Opens buses on one broker and disconnects every one of them at the end."""
 
     def __init__(self, kafka: LocalKafka) -> None:
+        super().__init__()
         self.kafka = kafka
-        self.opened: list[msgbus.MsgBusIO] = []
 
     def config(
         self,
@@ -63,42 +63,15 @@ class BusFactory:
         return make_config(self.kafka, topic, direction, blocking, **overrides)
 
     def connect(self, cfg: msgbus.MsgBusConfig) -> msgbus.MsgBusIO:
-        bus = msgbus.connect(cfg)
-        self.opened.append(bus)
-        return bus
+        return self._open(cfg)
 
     def writer(self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any) -> msgbus.MsgBusIO:
-        return self.connect(self.config(topic, msgbus.BusWriter, blocking, **overrides))
+        return super().writer(topic, blocking=blocking, **overrides)
 
     def reader(self, topic: str, blocking: msgbus.BlockingMode = msgbus.Blocking, **overrides: Any) -> msgbus.MsgBusIO:
-        return self.connect(self.config(topic, msgbus.BusReader, blocking, **overrides))
+        return super().reader(topic, blocking=blocking, **overrides)
 
-    def close_all(self) -> None:
-        """Disconnect every bus, newest first; errors (e.g. FlushError) are ignored here."""
-        while self.opened:
-            bus = self.opened.pop()
-            with contextlib.suppress(msgbus.MsgBusError):
-                bus.disconnect()
-
-    def __enter__(self) -> BusFactory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close_all()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
+    close_all = Buses.close
 
 
 def wait_available(bus: msgbus.MsgBusIO, count: int, timeout: float = READ_TIMEOUT) -> None:
@@ -109,12 +82,7 @@ def wait_available(bus: msgbus.MsgBusIO, count: int, timeout: float = READ_TIMEO
 
 def read_n(bus: msgbus.MsgBusIO, count: int, timeout: float = READ_TIMEOUT) -> list[str]:
     """Read ``count`` messages with a Blocking reader, each within ``timeout`` seconds."""
-    out: list[str] = []
-    for _ in range(count):
-        msg = bus.message_read(timeout=timeout)
-        assert msg is not None, f"only {len(out)} of {count} messages arrived within {timeout:g} s each"
-        out.append(msg)
-    return out
+    return _waits.read_n(bus, count, timeout)
 
 
 def run_bounded(func: Callable[[], T], timeout: float) -> T:
@@ -139,14 +107,6 @@ def run_bounded(func: Callable[[], T], timeout: float) -> T:
     if error:
         raise error[0]
     return result[0]
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def msgbus_threads() -> set[threading.Thread]:
@@ -196,8 +156,10 @@ def raw_read_all(kafka: LocalKafka, topic: str, count: int, partition: int = 0, 
         consumer.close()
 
 
-def raw_produce(kafka: LocalKafka, topic: str, values: list[bytes]) -> None:
-    """Write raw bytes with a plain producer and wait until all are acknowledged."""
+def raw_produce(kafka: LocalKafka, topic: str, values: list[bytes], partition: int | None = None) -> None:
+    """Write raw bytes with a plain producer (to ``partition``, else where it chooses); wait for every ack."""
+    # -1 is librdkafka's RD_KAFKA_PARTITION_UA: the partitioner chooses (produce()'s own default).
+    where = -1 if partition is None else partition
     failures: list[Any] = []
 
     def report(err: Any, _msg: Any) -> None:
@@ -206,6 +168,6 @@ def raw_produce(kafka: LocalKafka, topic: str, values: list[bytes]) -> None:
 
     producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
     for value in values:
-        producer.produce(topic, value, on_delivery=report)
+        producer.produce(topic, value, partition=where, on_delivery=report)
     assert producer.flush(20) == 0, "raw producer could not deliver in time"
     assert failures == []

@@ -100,7 +100,7 @@ async def test_nonblocking_read_and_errors(base: dict[str, Any], topic: str) -> 
     with pytest.raises(msgbus.BusClosedError):
         await reader.message_read()
     with pytest.raises(msgbus.ConfigError):
-        await aio.connect(config(base, "bad topic", msgbus.BusReader))
+        await aio.connect(config(base, "", msgbus.BusReader))  # no topic: refused by every backend
 
 
 # -- issue 9 regressions ------------------------------------------------------------
@@ -246,3 +246,50 @@ async def test_nonblocking_writes_queue_in_the_task_and_all_arrive(base: dict[st
     finally:
         await writer.disconnect()
         await reader.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_blocking_write_awaits_its_acknowledgement_in_the_task(
+    base: dict[str, Any], topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = await aio.connect(config(base, topic, msgbus.BusReader))
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter))  # Blocking is the default
+    try:
+
+        def no_thread(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a Blocking write that can queue at once needs no worker thread")
+
+        monkeypatch.setattr(asyncio, "to_thread", no_thread)
+        for n in range(50):
+            await writer.message_write(f"m{n}")  # returns once acknowledged
+        assert writer.stats().written == 50
+        monkeypatch.undo()
+        got = [await asyncio.wait_for(reader.message_read(), WAIT) for _ in range(50)]
+        assert got == [f"m{n}" for n in range(50)]
+    finally:
+        await writer.disconnect()
+        await reader.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_blocking_write_leaves_the_writer_usable(base: dict[str, Any], topic: str) -> None:
+    reader = await aio.connect(config(base, topic, msgbus.BusReader))
+    writer = await aio.connect(config(base, topic, msgbus.BusWriter))
+    loop_errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: loop_errors.append(context))
+    try:
+        task = asyncio.create_task(writer.message_write("cancelled"))
+        await asyncio.sleep(0)  # queued (or done, on the in-process bus) before the cancel lands
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await writer.message_write("after")
+        got = [await asyncio.wait_for(reader.message_read(), WAIT) for _ in range(2)]
+        # The cancel came after the message was queued: it was still delivered, and in order.
+        assert got == ["cancelled", "after"]
+    finally:
+        await writer.disconnect()
+        await reader.disconnect()
+    gc.collect()
+    await asyncio.sleep(0.1)
+    assert loop_errors == []

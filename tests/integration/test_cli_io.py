@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from confluent_kafka import Producer
 
 from msgbus.testing import LocalKafka
 
@@ -69,6 +70,19 @@ def test_write_sends_stdin_bytes_exactly_even_when_not_utf8(kafka: LocalKafka, t
     assert raw_read_all(kafka, topic, 4) == [b"good one", BAD, b"\xe2\x82\xac after", b"no newline at the end"]
 
 
+def test_write_pipelines_stdin_and_names_the_lines_not_delivered(kafka: LocalKafka, topic: str) -> None:
+    lines = [f"line {n}".encode() for n in range(1, 20_001)]
+    too_big = b"x" * 1_200_000  # over librdkafka's message.max.bytes: refused, the others still go
+    lines[2] = too_big
+    result = run(msgbus(kafka, "write", "--topic", topic), stdin=b"\n".join(lines) + b"\n")
+    assert result.returncode == 1, result.stderr
+    errors = result.stderr.decode().splitlines()
+    assert any(line.startswith("msgbus: error: line 3 not delivered") for line in errors), errors
+    assert "msgbus: error: 1 of 20000 line(s) read not delivered" in errors
+    expected = lines[:2] + lines[3:]
+    assert raw_read_all(kafka, topic, len(expected)) == expected  # all the others, in order
+
+
 def test_read_passes_bytes_through_and_json_stays_valid_utf8(kafka: LocalKafka, topic: str) -> None:
     raw_produce(kafka, topic, [b"caf\xc3\xa9", BAD, b""])
     plain = read_all(kafka, topic, 3)
@@ -85,6 +99,32 @@ def test_read_passes_bytes_through_and_json_stays_valid_utf8(kafka: LocalKafka, 
     assert ["message_b64" in r for r in records] == [False, True, False]
     assert base64.b64decode(records[1]["message_b64"]) == BAD
     assert "\ufffd" in records[1]["message"]
+
+
+def test_read_json_shows_each_messages_headers_in_order(kafka: LocalKafka, topic: str) -> None:
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("trace", b"abc"),
+        ("bin", BAD),
+        ("trace", b"second"),
+        ("none", None),
+    ]
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    producer.produce(topic, b"with headers", headers=headers)
+    producer.produce(topic, b"without")
+    assert producer.flush(30) == 0
+    as_json = read_all(kafka, topic, 2, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    first, second = (json.loads(line) for line in as_json.stdout.decode("utf-8").splitlines())
+    # In order, duplicates kept; bytes that are not UTF-8 also as value_b64; a header with no value is null.
+    assert [(h["key"], h["value"]) for h in first["headers"]] == [
+        ("trace", "abc"),
+        ("bin", BAD.decode("utf-8", "replace")),
+        ("trace", "second"),
+        ("none", None),
+    ]
+    assert ["value_b64" in h for h in first["headers"]] == [False, True, False, False]
+    assert base64.b64decode(first["headers"][1]["value_b64"]) == BAD
+    assert second["headers"] == []
 
 
 @contextlib.contextmanager

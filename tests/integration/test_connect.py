@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from log_capture import ListHandler
 
 import msgbus
 from msgbus.testing import LocalKafka
@@ -16,18 +17,6 @@ from msgbus.testing import LocalKafka
 from .helpers import BusFactory, closed_port, run_bounded
 
 pytestmark = pytest.mark.integration
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self) -> list[str]:
-        return [r.getMessage() for r in self.records]
 
 
 @pytest.mark.parametrize(

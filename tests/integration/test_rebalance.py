@@ -13,15 +13,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 import pytest
-from confluent_kafka import Producer
 
 import msgbus
 from msgbus.testing import LocalKafka
 
-from .helpers import READ_TIMEOUT, BusFactory, wait_until
+from .helpers import READ_TIMEOUT, BusFactory, raw_produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +32,7 @@ _PARTITIONS = 2
 
 def produce(kafka: LocalKafka, topic: str, partition: int, texts: Iterable[str]) -> None:
     """Write to one chosen partition (msgbus's writer lets librdkafka choose) and wait for the acks."""
-    failures: list[Any] = []
-
-    def report(err: Any, _msg: Any) -> None:
-        if err is not None:
-            failures.append(err)
-
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
-    for text in texts:
-        producer.produce(topic, text.encode(), partition=partition, on_delivery=report)
-    assert producer.flush(20) == 0, "raw producer could not deliver in time"
-    assert failures == []
+    raw_produce(kafka, topic, [text.encode() for text in texts], partition=partition)
 
 
 def texts(partition: int, start: int, stop: int) -> list[str]:

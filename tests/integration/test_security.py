@@ -30,12 +30,8 @@ BOUND = 60.0
 
 @pytest.fixture(scope="module")
 def secure_kafka() -> Iterator[LocalKafka]:
-    broker = LocalKafka(security=True)
-    broker.start()
-    try:
+    with LocalKafka(security=True) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -213,6 +213,27 @@ class AioModel(RuleBasedStateMachine):
         if msg is None and not (self.closed or self.registered):
             assert not self.queue, "a read returned None while messages were queued"
 
+    @rule(most=st.integers(1, 4), timeout=st.sampled_from([0.0, 0.005]))
+    def read_many(self, most: int, timeout: float) -> None:
+        queued = len(self.queue)
+        try:
+            msgs = self.run(self.bus.message_read_many(most, timeout=timeout))
+        except CallbackError:
+            assert self.registered
+            msgs = []
+        except BusClosedError:
+            assert self.closed
+            msgs = []
+        else:
+            assert not (self.closed or self.registered)
+            # Up to ``most`` of what was queued, never fewer than that while some were queued.
+            assert len(msgs) <= most
+            if queued and not self.waiting:
+                assert len(msgs) == min(most, queued), f"read_many({most}) gave {msgs} with {queued} queued"
+        self.harvest(msgs)
+        if not msgs and not (self.closed or self.registered):
+            assert not self.queue, "read_many returned [] while messages were queued"
+
     @precondition(lambda self: not (self.closed or self.registered))
     @rule(tasks=st.integers(2, 4))
     def read_concurrently(self, tasks: int) -> None:

@@ -11,23 +11,13 @@ import threading
 import time
 from pathlib import Path
 
-import msgbus
+from cli_run import TIMEOUT, closed_port, run_msgbus
 
-TIMEOUT = 120
+import msgbus
 
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MSGBUS_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "msgbus", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_msgbus(args, env, stdin)
 
 
 def test_version() -> None:
@@ -89,13 +79,6 @@ def test_a_dead_broker_is_one_line_and_exit_1() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("msgbus: error: could not connect to Kafka at 127.0.0.1:1")
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_no_broker_says_what_it_waits_for_and_fails_fast() -> None:

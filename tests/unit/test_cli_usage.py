@@ -4,37 +4,16 @@ of --bootstrap, MSGBUS_BOOTSTRAP, --host/--port and MSGBUS_HOST/MSGBUS_PORT name
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-TIMEOUT = 120
+from cli_run import closed_port, run_msgbus
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MSGBUS_", "LC_", "LANG"))}
-    full_env.update(PYTHONIOENCODING="utf-8", LC_ALL="C.UTF-8", LANG="C.UTF-8")
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "msgbus", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    utf8 = {"PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    return run_msgbus(args, {**utf8, **env}, drop=("MSGBUS_", "LC_", "LANG"))
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ ERRORS: list[type[msgbus.MsgBusError]] = [
     msgbus.InvalidMessageError,
     msgbus.DeliveryError,
     msgbus.FlushError,
+    msgbus.HandlerError,
 ]
 
 

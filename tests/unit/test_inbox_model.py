@@ -19,12 +19,14 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import Message
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from msgbus import BusClosedError, CallbackError
 from msgbus._inbox import Inbox, Item
+from msgbus._kafka._reader import _MessageCodec
 
 PARTITIONS = 3
 CAPACITY = 8
@@ -111,6 +113,22 @@ class InboxMachine(RuleBasedStateMachine):
         self.queue.extend(items)
         self.inbox.put_many(items)
 
+    @precondition(lambda self: not self.closed)
+    @rule(partitions=st.lists(st.integers(0, PARTITIONS - 1), min_size=1, max_size=5), ends=st.booleans())
+    def put_kafka_batch(self, partitions: list[int], ends: bool) -> None:
+        # As the Kafka reader does: confluent-kafka Messages, converted only when read.
+        partitions = partitions[: self.inbox.free()]
+        if not partitions:
+            return
+        batch = []
+        for partition in partitions:
+            offset = self.next_offset[partition]
+            self.next_offset[partition] += 1
+            self.queue.append((f"p{partition}o{offset}", partition, offset, 0))
+            batch.append(Message(value=f"p{partition}o{offset}".encode(), partition=partition, offset=offset))
+        codec = _MessageCodec("model")
+        self.inbox.put_raw(batch, codec, codec.ends(batch) if ends else None)
+
     @precondition(lambda self: not self.closed and not self.registered)
     @rule(finished=st.booleans(), timeout=st.sampled_from([0.0, 0.01]))
     def read(self, finished: bool, timeout: float) -> None:
@@ -125,6 +143,17 @@ class InboxMachine(RuleBasedStateMachine):
             self.finished[item[1]].add(item[2])
         else:
             self.held.append(item)
+
+    @precondition(lambda self: not self.closed and not self.registered)
+    @rule(most=st.integers(1, 5), timeout=st.sampled_from([0.0, 0.01]))
+    def read_many(self, most: int, timeout: float) -> None:
+        expected = [item[0] for item in self.queue[:most]]
+        texts = self.inbox.read_many(most, timeout)
+        assert texts == expected, f"read_many({most}) gave {texts}, the front is {expected}"
+        for _ in texts:
+            item = self.queue[0]
+            self._take_front(item)
+            self.finished[item[1]].add(item[2])
 
     @precondition(lambda self: not self.closed and not self.registered)
     @rule()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import msgbus
+import msgbus._kafka
 from msgbus import MsgBusTech
 
 SRC = Path(msgbus.__file__).parent
@@ -25,9 +26,25 @@ SRC = Path(msgbus.__file__).parent
 # "__init__" is the package itself, "x.*" the submodules of package x.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Plain data, errors and logging every other layer shares.
-    ("foundation", ("_errors", "_version", "_record", "_log", "_config")),
-    # What every backend builds on: the reader's queue, the MsgBusIO interface and its base classes.
-    ("core", ("_inbox", "_bus")),
+    ("foundation", ("_errors", "_version", "_record", "_log", "_managed", "_failure", "_config")),
+    # What every backend builds on: the reader's queue (_batches, _commits, _queue, _waiters, _inbox), its
+    # callback thread (_dispatcher), the failure policy at work (_handling), the loops (_loops; _aio_loops
+    # for msgbus.aio), the MsgBusIO interface and its base classes (_bus).
+    (
+        "core",
+        (
+            "_batches",
+            "_commits",
+            "_queue",
+            "_waiters",
+            "_handling",
+            "_dispatcher",
+            "_inbox",
+            "_loops",
+            "_aio_loops",
+            "_bus",
+        ),
+    ),
     # One module (or package) per MsgBusTech; they know nothing of each other or of connect().
     ("backends", ("_kafka", "_kafka.*", "_memory")),
     # The seam: the registry of backends, and connect(), which looks the backend up there.
@@ -163,6 +180,7 @@ def test_the_checker_sees_lazy_and_relative_imports() -> None:
     assert any(t == "_log" for t, _ in imports_of("_bus"))  # from . import _log
     assert any(t == "_bus" for t, _ in imports_of("_kafka._writer"))  # from .._bus import ...
     assert any(t == "_kafka" for t, _ in imports_of("_backends"))  # the registry's "msgbus._kafka:..."
+    assert any(t == "_kafka._config" for t, _ in imports_of("_kafka._settings"))  # from ._config import ...
 
 
 def test_every_bus_tech_has_a_backend() -> None:
@@ -170,6 +188,17 @@ def test_every_bus_tech_has_a_backend() -> None:
 
     for tech in MsgBusTech:
         assert callable(_backends.opener(tech))
+        check = _backends.validator(tech)
+        assert check is None or callable(check)
+    assert _backends.validator(MsgBusTech.KAFKA) is msgbus._kafka.validate
+
+
+def test_config_reaches_the_backends_checks_through_the_registry_not_an_import() -> None:
+    # _config is the foundation: it names no backend (test_no_module_imports_a_higher_layer); the
+    # registry hands it the function that runs the backend's checks.
+    from msgbus import _backends, _config
+
+    assert _config._backend_checks is _backends.check
 
 
 def test_import_msgbus_loads_no_backend() -> None:

@@ -7,19 +7,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from log_capture import ListHandler
 
 import msgbus
 from msgbus import _log
 from msgbus._inbox import Inbox
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture(autouse=True)

@@ -73,4 +73,4 @@ def test_stats_of_a_writer_count_failures() -> None:
 
 def test_connect_validates_the_config_first() -> None:
     with pytest.raises(msgbus.ConfigError, match="topic"):
-        MemoryBus().config("bad topic", msgbus.BusWriter).validate()
+        MemoryBus().config("", msgbus.BusWriter).validate()  # Kafka's topic rule is not memory's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._bus import MsgBusIO
 from .._config import BusDir, MsgBusConfig
+from ._config import validate as validate
 
 
 def open_kafka_bus(cfg: MsgBusConfig) -> MsgBusIO:

@@ -6,25 +6,28 @@ import threading
 import time
 import uuid
 from collections.abc import Collection
+from operator import itemgetter
 from typing import Any
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
+    Message,
     TopicPartition,
 )
 
 from .. import _log
+from .._batches import HeaderMap, Item
 from .._bus import BusStats, ReaderBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
-from .._inbox import Item
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import WAIT_SLICE, Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings
 from ._start import StartPositions
+from ._writer import KafkaWriter
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
 _CONSUME_TIMEOUT = 0.1
@@ -37,6 +40,19 @@ _LAG_INTERVAL = 0.25
 _CLOSE_TIMEOUT = 30.0
 
 
+# Unbound methods: map() calls them without a Python frame per message.
+# (Typed Any: the stubs allow None where a message read without error never has one.)
+_error: Any = Message.error
+_value: Any = Message.value
+_partition: Any = Message.partition
+_offset: Any = Message.offset
+_timestamp: Any = Message.timestamp
+_headers: Any = Message.headers
+_stamp = itemgetter(1)
+_succ = (1).__add__
+_utf8: Any = bytes.decode
+
+
 def decode(value: bytes | None, where: str) -> str:
     """A message's text. Invalid UTF-8 is kept byte for byte (surrogateescape) and logged."""
     if value is None:
@@ -46,6 +62,35 @@ def decode(value: bytes | None, where: str) -> str:
     except UnicodeDecodeError:
         _log.logger().warning("message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
         return value.decode("utf-8", "surrogateescape")
+
+
+class _MessageCodec:
+    """confluent-kafka Messages as the Inbox's Items or texts; runs on the reading side, a batch at a time."""
+
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+
+    def texts(self, raw: list[Any]) -> list[str]:
+        try:
+            # The usual batch: every value valid UTF-8 (None raises TypeError).
+            return list(map(_utf8, map(_value, raw)))
+        except (TypeError, UnicodeDecodeError):
+            return [decode(msg.value(), f"{self._topic}[{msg.partition()}]@{msg.offset()}") for msg in raw]
+
+    def items(self, raw: list[Any]) -> list[Item]:
+        texts = self.texts(raw)
+        return list(zip(texts, map(_partition, raw), map(_offset, raw), map(_stamp, map(_timestamp, raw)), strict=True))
+
+    def ends(self, raw: list[Any]) -> dict[int, int]:
+        return dict(zip(map(_partition, raw), map(_succ, map(_offset, raw)), strict=True))
+
+    def headers(self, raw: list[Any]) -> HeaderMap:
+        # confluent-kafka: a list of (name, value) per message, value None for a null header;
+        # None when the message has none. Kept as they are (see Record.headers).
+        found = list(map(_headers, raw))
+        if not any(found):
+            return {}
+        return {(msg.partition(), msg.offset()): tuple(pairs) for msg, pairs in zip(raw, found, strict=True) if pairs}
 
 
 class KafkaReader(ReaderBase):
@@ -70,6 +115,7 @@ class KafkaReader(ReaderBase):
         self._stop = threading.Event()
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
+        self._codec = _MessageCodec(cfg.topic)
         self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
         # stats(): messages on the broker past what this reader fetched, measured on the consumer thread.
@@ -119,7 +165,13 @@ class KafkaReader(ReaderBase):
 
     def stats(self) -> BusStats:
         queued = self._inbox.available()
-        return BusStats(read=self._inbox.taken, queued=queued, lag=self._backlog + queued)
+        return BusStats(
+            read=self._inbox.taken, queued=queued, lag=self._backlog + queued, **self._inbox.failures.counts()
+        )
+
+    def _dead_letter_writer(self, cfg: MsgBusConfig) -> KafkaWriter:
+        # The dead-letter hook (issue 13): same backend, same settings, another topic.
+        return KafkaWriter(cfg)
 
     def healthy(self) -> bool:
         return self._health.check(self.status() is BusStatus.OPEN)
@@ -138,7 +190,7 @@ class KafkaReader(ReaderBase):
             return self._admin
 
     def status(self) -> BusStatus:
-        if self._closed or not self._thread.is_alive():
+        if self._closed or not self._thread.is_alive() or self._inbox.failures.stopped:
             return BusStatus.CLOSED
         return BusStatus.OPEN
 
@@ -179,7 +231,9 @@ class KafkaReader(ReaderBase):
             try:
                 self._store_done()
                 free = inbox.free()
-                if free <= 0 and not self._paused and inbox.wait_room(resume_at, _FULL_WAIT):
+                # Less than half free: wait for half (not for one slot at a time, which
+                # would hand over tiny batches, each a switch of the GIL between threads).
+                if free < resume_at and not self._paused and inbox.wait_room(resume_at, _FULL_WAIT):
                     # The application made room in time: no pause, whose resume
                     # would refetch after librdkafka's fetch.queue.backoff.ms.
                     continue
@@ -193,17 +247,23 @@ class KafkaReader(ReaderBase):
                     self._paused = False
                 batch = min(max(free, 1), _MAX_BATCH)
                 # consume(n, timeout) waits until it has n messages or the timeout
-                # passed: wait for one only, then take what else is there already.
-                # Each call's messages are taken in before the next call, which may
-                # run a rebalance callback: that must find them in the inbox (within
-                # one call, librdkafka itself drops what a rebalance made outdated).
-                messages = consumer.consume(1, _CONSUME_TIMEOUT)
+                # passed: take what is there already; if nothing, wait for one only,
+                # then take what else came. (One call per batch while messages stream
+                # in: each call gives up the GIL and must win it back.) Each call's
+                # messages are taken in before the next call, which may run a
+                # rebalance callback: that must find them in the inbox (within one
+                # call, librdkafka itself drops what a rebalance made outdated).
+                messages = consumer.consume(batch, 0)
                 if messages:
                     self._take_in(messages)
-                    if batch > 1:
-                        more = consumer.consume(batch - 1, 0)
-                        if more:
-                            self._take_in(more)
+                else:
+                    messages = consumer.consume(1, _CONSUME_TIMEOUT)
+                    if messages:
+                        self._take_in(messages)
+                        if batch > 1:
+                            more = consumer.consume(batch - 1, 0)
+                            if more:
+                                self._take_in(more)
                 if time.monotonic() >= lag_at:
                     self._measure_backlog(consumer)
                     lag_at = time.monotonic() + _LAG_INTERVAL
@@ -220,45 +280,26 @@ class KafkaReader(ReaderBase):
             _log.logger().exception("closing the reader on %s failed", self._topic)
 
     def _take_in(self, messages: list[Any]) -> None:
-        try:
-            # The usual batch, in one comprehension: no errors, every value valid UTF-8.
-            items: list[Item] = [
-                (msg.value().decode("utf-8"), msg.partition(), msg.offset(), msg.timestamp()[1])
-                for msg in messages
-                if msg.error() is None
-            ]
-        except (AttributeError, UnicodeDecodeError):
-            # A None value or invalid UTF-8 somewhere: message by message.
-            self._take_in_carefully(messages)
-            return
-        if len(items) != len(messages):
+        # No per-message Python here: the batch goes to the Inbox as it is and is
+        # decoded on the reading side (_MessageCodec), where it is read.
+        if any(map(_error, messages)):
             for msg in messages:
                 err = msg.error()
                 if err is not None:
                     _log.logger().warning("reader on %s: %s", self._topic, describe(err))
-        if items:
-            self._next_offsets.update({item[1]: item[2] + 1 for item in items})
-            self._inbox.put_many(items)
-
-    def _take_in_carefully(self, messages: list[Any]) -> None:
-        items: list[Item] = []
-        next_offsets = self._next_offsets
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                _log.logger().warning("reader on %s: %s", self._topic, describe(err))
-                continue
-            partition = msg.partition()
-            offset = msg.offset()
-            value = msg.value()
-            try:
-                text = value.decode("utf-8") if value is not None else ""
-            except UnicodeDecodeError:
-                text = decode(value, f"{self._topic}[{partition}]@{offset}")
-            items.append((text, partition, offset, msg.timestamp()[1]))
-            next_offsets[partition] = offset + 1
-        if items:
-            self._inbox.put_many(items)
+            messages = [msg for msg in messages if msg.error() is None]
+            if not messages:
+                return
+        partitions = self._partitions
+        last = messages[-1]
+        if len(partitions) == 1 and messages[0].partition() == last.partition() == partitions[0]:
+            # One partition assigned: all of the batch is of it (librdkafka drops what
+            # a rebalance made outdated), so its last message says where it ends.
+            ends = {partitions[0]: last.offset() + 1}
+        else:
+            ends = self._codec.ends(messages)
+        self._next_offsets.update(ends)
+        self._inbox.put_raw(messages, self._codec, ends)
 
     def _measure_backlog(self, consumer: Any) -> None:
         """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O)."""

@@ -13,6 +13,7 @@ from typing import Any
 from .._config import BlockingMode, MsgBusConfig
 from .._log import LOG_PROXY
 from .._version import __version__
+from ._config import SECURITY
 
 Settings = dict[str, Any]
 ErrorCallback = Callable[[Any], None]
@@ -42,25 +43,9 @@ def _ms(seconds: float) -> int:
     return max(1, min(math.ceil(seconds * 1000), _MAX_MS))
 
 
-# MsgBusConfig's security fields and the librdkafka settings they become.
-_SECURITY_SETTINGS = {
-    "sasl_mechanism": "sasl.mechanism",
-    "sasl_username": "sasl.username",
-    "sasl_password": "sasl.password",
-    "ssl_ca_location": "ssl.ca.location",
-    "ssl_certificate_location": "ssl.certificate.location",
-    "ssl_key_location": "ssl.key.location",
-    "ssl_key_password": "ssl.key.password",
-}
-
-
 def _security(cfg: MsgBusConfig) -> Settings:
-    settings: Settings = {"security.protocol": cfg.security_protocol}
-    for field, key in _SECURITY_SETTINGS.items():
-        value = getattr(cfg, field)
-        if value:
-            settings[key] = value
-    return settings
+    # security.protocol always (validation made it one of its choices), the others when given.
+    return {field.setting: getattr(cfg, name) for name, field in SECURITY.items() if getattr(cfg, name)}
 
 
 def _finish(settings: Settings, cfg: MsgBusConfig) -> Settings:

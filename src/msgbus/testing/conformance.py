@@ -35,11 +35,13 @@ import pytest
 import msgbus
 
 from ._conformance import IN_PROCESS, KAFKA, WAIT, BusBackend, ConfigFactory, Features, FeatureTests, read_n, wait_until
+from ._conformance_failures import HandlerFailureTests
+from ._conformance_many import ReadManyTests
 
 __all__ = ["IN_PROCESS", "KAFKA", "WAIT", "BusBackend", "BusConformance", "ConfigFactory", "Features"]
 
 
-class BusConformance(FeatureTests):
+class BusConformance(FeatureTests, ReadManyTests, HandlerFailureTests):
     """The shared semantics of msgbus backends; subclass it and override ``bus_backend``."""
 
     @pytest.fixture

@@ -28,11 +28,11 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 # Names imported ``as`` themselves are re-exported (mypy --strict needs the alias)
 # for the code that imports them from this module: the CLI, bench/, the Makefile, tests.
+from .._managed import Managed
 from ._admin import create_topic, new_admin_client, partition_leader, wait_metadata
 from ._broker_props import HOST as HOST
 from ._broker_props import _broker_properties as _broker_properties
@@ -79,7 +79,7 @@ DEFAULT_JVM_FLAGS: tuple[str, ...] = (
 )
 
 
-class LocalKafka:
+class LocalKafka(Managed):
     """A throw-away Kafka cluster of ``nodes`` combined broker+controller JVMs."""
 
     host: str = HOST
@@ -168,16 +168,10 @@ class LocalKafka:
 
     # -- lifecycle -------------------------------------------------------
 
-    def __enter__(self) -> LocalKafka:
+    def _enter(self) -> None:
         self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from types import TracebackType
 from typing import Any
 
 from .. import _memory
 from .._bus import MsgBusIO
-from .._config import BusDir, BusReader, BusWriter, MsgBusConfig, MsgBusTech
-from .._connect import connect
-from .._errors import MsgBusError
+from .._config import BusDir, BusWriter, MsgBusConfig, MsgBusTech
+from ._buses import Buses
 
 __all__ = ["MemoryBus"]
 
 
-class MemoryBus:
+class MemoryBus(Buses):
     """A fresh in-process bus: buses opened from its configs share it, and nothing else.
 
     ::
@@ -35,7 +32,7 @@ class MemoryBus:
     def __init__(self, name: str | None = None) -> None:
         #: The private address its configs carry in ``host``.
         self.host = name or f"memory-{uuid.uuid4().hex[:16]}"
-        self._opened: list[MsgBusIO] = []
+        super().__init__()
 
     def config(self, topic: str, direction: BusDir, **fields: Any) -> MsgBusConfig:
         """A ``MsgBusConfig`` for this bus (other fields as given)."""
@@ -45,17 +42,7 @@ class MemoryBus:
 
     def connect(self, topic: str, direction: BusDir, **fields: Any) -> MsgBusIO:
         """Open a bus on it; ``close`` disconnects every bus opened here."""
-        bus = connect(self.config(topic, direction, **fields))
-        self._opened.append(bus)
-        return bus
-
-    def writer(self, topic: str, **fields: Any) -> MsgBusIO:
-        """A writer on ``topic``."""
-        return self.connect(topic, BusWriter, **fields)
-
-    def reader(self, topic: str, **fields: Any) -> MsgBusIO:
-        """A reader on ``topic`` (sees what is written after it connected, as on Kafka)."""
-        return self.connect(topic, BusReader, **fields)
+        return self._open(self.config(topic, direction, **fields))
 
     def messages(self, topic: str) -> list[str]:
         """Every message written to ``topic`` so far, in order (by any writer on this bus)."""
@@ -63,18 +50,5 @@ class MemoryBus:
 
     def close(self) -> None:
         """Disconnect the buses opened here and forget the topics."""
-        while self._opened:
-            with contextlib.suppress(MsgBusError):
-                self._opened.pop().disconnect()
+        super().close()
         _memory.forget(_memory.address(self.config("t", BusWriter)))
-
-    def __enter__(self) -> MemoryBus:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

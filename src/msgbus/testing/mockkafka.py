@@ -12,12 +12,12 @@ import ctypes
 import glob
 import os
 import threading
-from types import TracebackType
 from typing import Any
 
 import confluent_kafka
 
 from .._config import BusDir, MsgBusConfig
+from .._managed import Managed
 
 __all__ = ["MockKafka", "MockKafkaError"]
 
@@ -72,7 +72,7 @@ def _bind(lib: ctypes.CDLL) -> None:
         function.argtypes = argtypes
 
 
-class MockKafka:
+class MockKafka(Managed):
     """An in-process Kafka mock cluster (librdkafka's ``rd_kafka_mock_cluster``).
 
     Use it as a context manager (or ``start`` / ``stop``)::
@@ -161,13 +161,8 @@ class MockKafka:
             self._lib = self._handle = self._cluster = None
             self._bootstrap = ""
 
-    def __enter__(self) -> MockKafka:
-        return self.start()
+    def _enter(self) -> None:
+        self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
