@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
-from . import _log
+from . import _loops
 from ._errors import BusClosedError
 from ._handling import Failures, Next
 from ._inbox import Inbox, Item
@@ -191,32 +191,20 @@ class Loops:
             try:
                 await handler(item[0])
             except Exception as exc:
-                if not failures.active:
-                    _log.logger().exception("the handler raised (partition %d, offset %d); going on", item[1], item[2])
-                    failures.count_dropped()
-                    inbox.finish(item)
-                    return True
                 error = exc
-                step, delay = failures.failed(item, exc)
-                if step is Next.STOP:
-                    stopped = failures.stop(item, exc)
-                    inbox.hand_back(item, stopped)
-                    raise stopped from exc
+                failed = _loops.handler_failed(inbox, item, exc, inbox.name)
+                if failed is None:
+                    return True
+                step, delay = failed
                 continue
             except BaseException:
-                # Cancelled (or Ctrl-C): not the message's fault, and it is not finished.
-                if failures.active:
-                    inbox.hand_back(item)
-                else:
-                    inbox.release(item)
+                _loops.interrupted(inbox, item)
                 raise
             failures.succeeded(item)
             inbox.finish(item)
             return True
-        if step is Next.DROP:
-            failures.drop(item, error)
-        elif not await asyncio.to_thread(failures.dead_letter, item):
-            inbox.hand_back(item)
-            return False
-        inbox.finish(item)
-        return True
+        if step is Next.DEAD_LETTER:
+            # The dead-letter write waits for its acknowledgement: not on the event loop.
+            written = await asyncio.to_thread(failures.dead_letter, item)
+            return _loops.attempts_used_up(inbox, item, step, error, lambda _item: written)
+        return _loops.attempts_used_up(inbox, item, step, error, failures.dead_letter)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 
 from . import _log, _loops
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
 from ._handling import DeadLetterWriter
 from ._inbox import Inbox
+from ._managed import Managed
 from ._record import Record
 
 
@@ -50,7 +51,7 @@ def check_max_messages(max_messages: object) -> None:
         raise ValueError(f"max_messages must be an int >= 1, not {max_messages!r}")
 
 
-class MsgBusIO(abc.ABC):
+class MsgBusIO(Managed, abc.ABC):
     """A one-way connection to a message bus: a writer or a reader.
 
     Use it as a context manager to disconnect on exit.
@@ -166,45 +167,48 @@ class MsgBusIO(abc.ABC):
         On msgbus's own readers the ``on_handler_error`` policy applies to what ``handler``
         raises, as for a callback; here (another bus) an exception simply propagates.
         """
-        while True:
-            try:
-                msg = self.message_read()
-            except BusClosedError:
-                return
-            if msg is not None:
-                handler(msg)
+        for msg in self:
+            handler(msg)
 
-    def __enter__(self) -> MsgBusIO:
+    def _enter(self) -> None:
         # Entering a closed bus is a mistake that would otherwise surface later, at the first call.
         if self.status() is BusStatus.CLOSED:
             raise BusClosedError("the bus is closed (disconnected, or failed for good); connect a new one")
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.disconnect()
 
 
-class WriterBase(MsgBusIO):
-    """Reader-only calls on a writer: errors, except message_available, which is 0.
-
-    A backend's writer calls ``super().__init__(cfg)`` first and sets ``_closed`` when it closes.
-    """
+class _BusBase(MsgBusIO):
+    """The state a backend's writer and reader share: their config, direction rules, being closed."""
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
         self._topic = cfg.topic
         self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
+        self._close_lock = threading.Lock()
 
     @property
     def blocking(self) -> bool:
-        """True for a Blocking writer (``message_write`` waits for the acknowledgement)."""
+        """True for a Blocking bus: a writer's ``message_write`` waits for the acknowledgement,
+        a reader's ``message_read`` for a message."""
         return self._blocking
+
+    def _close_once(self) -> bool:
+        """Mark the bus closed; False if it already was (a second ``disconnect()`` does nothing)."""
+        with self._close_lock:
+            if self._closed:
+                return False
+            self._closed = True
+            return True
+
+
+class WriterBase(_BusBase):
+    """Reader-only calls on a writer: errors, except message_available, which is 0.
+
+    A backend's writer calls ``super().__init__(cfg)`` first and ``_close_once()`` when it closes.
+    """
 
     def write_nowait(self, msg: str) -> bool:
         """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
@@ -258,24 +262,17 @@ class WriterBase(MsgBusIO):
             raise BusClosedError("the bus is disconnected")
 
 
-class ReaderBase(MsgBusIO):
+class ReaderBase(_BusBase):
     """Writer-only calls on a reader: errors.
 
-    A backend's reader calls ``super().__init__(cfg)`` first, feeds ``_inbox`` and sets ``_closed`` when it closes.
+    A backend's reader calls ``super().__init__(cfg)`` first, feeds ``_inbox`` and calls ``_close_once()``
+    when it closes.
     """
 
     def __init__(self, cfg: MsgBusConfig) -> None:
-        self._cfg = cfg
-        self._topic = cfg.topic
-        self._blocking = cfg.blocking is BlockingMode.BLOCKING
-        self._closed = False
+        super().__init__(cfg)
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
-
-    @property
-    def blocking(self) -> bool:
-        """True for a Blocking reader (``message_read`` waits for a message)."""
-        return self._blocking
 
     @property
     def inbox(self) -> Inbox:

@@ -32,7 +32,8 @@ T = TypeVar("T")
 class Inbox:
     def __init__(self, capacity: int, name: str) -> None:
         self.capacity = capacity
-        self._name = name
+        #: Whose messages these are (the topic), for log lines.
+        self.name = name
         self._queue = Queue()
         # Hot paths take the lock itself: a Condition's own __enter__ is Python code.
         self._lock = lock = threading.Lock()

@@ -10,7 +10,7 @@ held a message (``for``: a failed attempt, handed back and read again next).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import _log
 from ._config import CBFunc
@@ -47,34 +47,58 @@ def _run_one(inbox: Inbox, handler: CBFunc, item: Item, topic: str) -> bool:
         try:
             handler(item[0])
         except Exception as exc:
-            if not failures.active:
-                _log.logger().exception(
-                    "the handler raised on %s (partition %d, offset %d); going on", topic, item[1], item[2]
-                )
-                failures.count_dropped()
-                inbox.finish(item)
-                return True
             error = exc
-            step, delay = failures.failed(item, exc)
-            if step is Next.STOP:
-                stopped = failures.stop(item, exc)
-                inbox.hand_back(item, stopped)
-                raise stopped from exc
+            failed = handler_failed(inbox, item, exc, topic)
+            if failed is None:
+                return True
+            step, delay = failed
             continue
         except BaseException:
-            # Ctrl-C and the like: not the message's fault, and it is not finished.
-            if failures.active:
-                inbox.hand_back(item)
-            else:
-                inbox.release(item)
+            interrupted(inbox, item)
             raise
         failures.succeeded(item)
         inbox.finish(item)
         return True
     # Its attempts are used up (here, or in an earlier loop).
+    return attempts_used_up(inbox, item, step, error, failures.dead_letter)
+
+
+def handler_failed(inbox: Inbox, item: Item, exc: Exception, topic: str) -> tuple[Next, float] | None:
+    """``run``'s handler raised ``exc`` on ``item``: the next step and its back-off.
+
+    None when the message is done with (no policy: logged, counted dropped, finished).
+    Raises ``HandlerError`` (the message handed back unfinished) when the policy says stop.
+    """
+    failures = inbox.failures
+    if not failures.active:
+        _log.logger().exception("the handler raised on %s (partition %d, offset %d); going on", topic, item[1], item[2])
+        failures.count_dropped()
+        inbox.finish(item)
+        return None
+    step, delay = failures.failed(item, exc)
+    if step is Next.STOP:
+        stopped = failures.stop(item, exc)
+        inbox.hand_back(item, stopped)
+        raise stopped from exc
+    return step, delay
+
+
+def interrupted(inbox: Inbox, item: Item) -> None:
+    """Ctrl-C, a cancel and the like during the handler: not the message's fault, and it is not finished."""
+    if inbox.failures.active:
+        inbox.hand_back(item)
+    else:
+        inbox.release(item)
+
+
+def attempts_used_up(
+    inbox: Inbox, item: Item, step: Next | None, error: Exception | None, dead_letter: Callable[[Item], bool]
+) -> bool:
+    """The policy's outcome for ``item``, whose attempts ran out; False when it could not be dead-lettered
+    (disconnecting: it is handed back, unfinished). ``dead_letter`` writes it (aio: in a worker thread)."""
     if step is Next.DROP:
-        failures.drop(item, error)
-    elif not failures.dead_letter(item):
+        inbox.failures.drop(item, error)
+    elif not dead_letter(item):
         inbox.hand_back(item)
         return False
     inbox.finish(item)

@@ -180,9 +180,8 @@ class MemoryWriter(WriterBase):
             self._cluster.cond.notify_all()
 
     def disconnect(self) -> None:
-        if self._closed:
+        if not self._close_once():
             return
-        self._closed = True
         _log.logger().info("in-process writer on %s disconnected", self._topic)
 
 
@@ -191,7 +190,6 @@ class MemoryReader(ReaderBase):
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._close_lock = threading.Lock()
         self._cluster = cluster(address(cfg))
         self._stop = threading.Event()
         self._group_name = cfg.group_id
@@ -234,10 +232,8 @@ class MemoryReader(ReaderBase):
         return MemoryWriter(cfg)
 
     def disconnect(self) -> None:
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close_once():
+            return
         self._stop.set()
         with self._cluster.cond:
             self._cluster.cond.notify_all()

@@ -222,7 +222,10 @@ def test_a_stop_on_failure_reader(buses: BusFactory, topic: str) -> None:
 
 
 def _replay(kafka: LocalKafka, *argv: str) -> int:
-    return _cli.main(["replay", "--bootstrap", kafka.bootstrap_servers, *argv])
+    try:
+        return _cli.main(["replay", "--bootstrap", kafka.bootstrap_servers, *argv])
+    finally:
+        msgbus.set_logger(None)  # the command sets its own (quiet) logger for the process
 
 
 @bounded

@@ -75,6 +75,39 @@ def in_process(memory: MemoryBus, topic: str) -> list[str]:
     return got
 
 
+def refuse(msg: str) -> None:
+    raise ValueError(f"cannot handle {msg!r}")
+
+
+def handler_failures(memory: MemoryBus, topic: str) -> int:
+    """A failing handler: retried, then dead-lettered with its headers; a Stop reader raises HandlerError."""
+    dlq = topic + ".dlq"
+    policy = msgbus.Retry(attempts=2, backoff=0.01, max_backoff=0.02, then=msgbus.DeadLetter(dlq))
+    dead_letters = memory.reader(dlq)
+    reader = memory.reader(topic, on_handler_error=policy)
+    reader.register_cb(refuse)
+    with memory.writer(topic) as writer:
+        writer.message_write("poison")
+    record = dead_letters.read_record(timeout=5)
+    assert record is not None and record.text == "poison"
+    assert dict(record.headers)["msgbus.attempts"] == b"2"
+    reader.disconnect()
+    dead_letters.disconnect()
+    stopping = memory.reader(topic, on_handler_error=msgbus.Stop())
+    with memory.writer(topic) as writer:
+        writer.message_write("fatal")
+    try:
+        stopping.run(refuse)
+    except msgbus.HandlerError as err:
+        attempts = err.attempts
+    else:
+        raise AssertionError("a Stop policy let the handler's failure pass")
+    finally:
+        stopping.disconnect()
+    dropping = msgbus.Retry(attempts=1, then=msgbus.Drop())
+    return attempts + dropping.attempts
+
+
 async def in_process_async(memory: MemoryBus, topic: str) -> str | None:
     reader: aio.AsyncMsgBus = await aio.connect(memory.config(topic, msgbus.BusReader))
     writer = await aio.connect(memory.config(topic, msgbus.BusWriter))
@@ -115,6 +148,7 @@ def main() -> int:
     with msgbus.testing.MemoryBus() as memory:  # the documented form, after a plain `import msgbus`
         assert in_process(memory, "sync") == ["one", "two", "three"]
         assert asyncio.run(in_process_async(memory, "async")) == "async"
+        assert handler_failures(memory, "failing") == 2
     msgbus.set_logger(None)
     print("user code ok", VERSION, len(TECHS + MODES + DIRECTIONS + STATUSES), TOKENS)
     return 0

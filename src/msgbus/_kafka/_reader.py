@@ -96,7 +96,6 @@ class _MessageCodec:
 class KafkaReader(ReaderBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._close_lock = threading.Lock()
         # A named group shares work and resumes where it left off, so it commits;
         # a private group ("" group_id) is never resumed, so committing is pointless.
         self._commits = bool(cfg.group_id)
@@ -195,10 +194,8 @@ class KafkaReader(ReaderBase):
         return BusStatus.OPEN
 
     def disconnect(self) -> None:
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close_once():
+            return
         self._shutdown()
         _log.logger().info("reader on %s disconnected", self._topic)
 

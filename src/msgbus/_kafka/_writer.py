@@ -105,7 +105,6 @@ def _count_value(counter: itertools.count[int]) -> int:
 class KafkaWriter(WriterBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._close_lock = threading.Lock()
         self._failed = 0
         self._failed_lock = threading.Lock()
         # A write either sees the bus closed (BusClosedError) or is queued before
@@ -185,7 +184,8 @@ class KafkaWriter(WriterBase):
         if self._blocking:
             return False
         if type(msg) is str:
-            # The fast path of message_write (msgbus.aio's NonBlocking write).
+            # The fast path of message_write (msgbus.aio's NonBlocking write), written out
+            # again rather than shared: a method call here costs ~5% of a 100 B write.
             in_flight = self._in_flight
             in_flight.append(None)
             try:
@@ -321,10 +321,8 @@ class KafkaWriter(WriterBase):
         return BusStatus.OPEN
 
     def disconnect(self) -> None:
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close_once():
+            return
         # Writes that saw the bus open finish their produce() (which never waits) first.
         while self._in_flight:
             time.sleep(0.0002)
