@@ -13,7 +13,8 @@ from confluent_kafka import KafkaException, Producer
 from .. import _log
 from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
-from .._errors import BusClosedError, DeliveryError, FlushError, InvalidMessageError
+from .._errors import BusClosedError, DeliveryError, FlushError
+from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._health import HealthProbe
 from ._probe import Attempts, probe
@@ -25,76 +26,6 @@ _POLL_INTERVAL = 0.1
 # A Blocking write waits this much longer than message.timeout.ms, which
 # librdkafka guarantees to end with a delivery report.
 _REPORT_GRACE = 5.0
-
-
-def encode(msg: object) -> bytes:
-    """A message as it goes on the wire: UTF-8, as the Go package writes it."""
-    if not isinstance(msg, str):
-        raise InvalidMessageError(f"a message must be a str, not {type(msg).__name__}")
-    try:
-        # surrogateescape: a str read from the bus with invalid UTF-8 goes back byte for byte.
-        return msg.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError as exc:
-        raise InvalidMessageError(f"the message cannot be encoded as UTF-8: {exc}") from None
-
-
-class _Acknowledgement:
-    """Waits for one message's delivery report."""
-
-    __slots__ = ("done", "error")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: Any = None
-
-    def __call__(self, err: Any, _msg: Any) -> None:
-        self.error = err
-        self.done.set()
-
-
-def _encode_fast(msg: object, index: int) -> bytes:
-    if type(msg) is str:
-        try:
-            return msg.encode("utf-8")
-        except UnicodeEncodeError:
-            pass
-    try:
-        return encode(msg)
-    except InvalidMessageError as exc:
-        raise InvalidMessageError(f"message {index} of the batch: {exc} ({index} before it were written)") from None
-
-
-class _Acknowledgements:
-    """Counts the delivery reports of a batch; ``expect`` waits for all of them."""
-
-    __slots__ = ("_expected", "_lock", "delivered", "done", "failed", "first_error")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._expected = -1
-        self.delivered = 0
-        self.failed = 0
-        self.first_error: Any = None
-        self.done = threading.Event()
-
-    def __call__(self, err: Any, _msg: Any) -> None:
-        # Reports may come from two threads (the poller, and a writer waiting for room).
-        with self._lock:
-            if err is None:
-                self.delivered += 1
-            else:
-                self.failed += 1
-                if self.first_error is None:
-                    self.first_error = err
-            if self.delivered + self.failed == self._expected:
-                self.done.set()
-
-    def expect(self, count: int, timeout: float) -> bool:
-        with self._lock:
-            self._expected = count
-            if self.delivered + self.failed >= count:
-                return True
-        return self.done.wait(timeout)
 
 
 def _count_value(counter: itertools.count[int]) -> int:
@@ -167,7 +98,7 @@ class KafkaWriter(WriterBase):
         if not self._blocking:
             self._produce(payload, None)
             return
-        ack = _Acknowledgement()
+        ack = Acknowledgement()
         self._produce(payload, ack)
         if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
             raise DeliveryError(
@@ -239,7 +170,7 @@ class KafkaWriter(WriterBase):
             return self._write_many_acknowledged(msgs)
         count = 0
         for msg in msgs:
-            payload = _encode_fast(msg, count)
+            payload = encode_fast(msg, count)
             if not self._produce_once(payload, None):
                 # Queue full or a refusal: the careful path handles each.
                 self._produce(payload, None)
@@ -247,12 +178,12 @@ class KafkaWriter(WriterBase):
         return count
 
     def _write_many_acknowledged(self, msgs: Iterable[str]) -> int:
-        acks = _Acknowledgements()
+        acks = Acknowledgements()
         count = 0
         refused: DeliveryError | None = None
         try:
             for msg in msgs:
-                payload = _encode_fast(msg, count)
+                payload = encode_fast(msg, count)
                 if not self._produce_once(payload, acks):
                     try:
                         self._produce(payload, acks)
@@ -301,7 +232,7 @@ class KafkaWriter(WriterBase):
             if not self._produce_once(payload, ack):
                 self._produce(payload, ack)  # a full queue, or a refusal: DeliveryError says which
 
-        count, failed = write_tracked(msgs, _encode_fast, produce, self._cfg.write_timeout + _REPORT_GRACE)
+        count, failed = write_tracked(msgs, encode_fast, produce, self._cfg.write_timeout + _REPORT_GRACE)
         self._count(failed=len(failed))
         return count, failed
 
@@ -429,7 +360,7 @@ class KafkaWriter(WriterBase):
 
         For dead letters (msgbus._handling) and ``msgbus replay``; raises ``DeliveryError`` if not delivered.
         """
-        ack = _Acknowledgement()
+        ack = Acknowledgement()
         deadline = time.monotonic() + self._cfg.write_timeout
         wire_headers: list[tuple[str, str | bytes | None]] = list(headers)
         while True:
