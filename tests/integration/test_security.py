@@ -46,41 +46,31 @@ def buses(secure_kafka: LocalKafka) -> Iterator[BusFactory]:
         yield factory
 
 
+def _secured(bootstrap: str, topic: str, direction: msgbus.BusDir, **fields: Any) -> msgbus.MsgBusConfig:
+    """A config on a secured listener: short bounds, so a refused connect or write fails the test soon."""
+    bounds: dict[str, Any] = {"connect_retries": 3, "connect_timeout": 5, "write_timeout": 10, "flush_timeout": 10}
+    return msgbus.MsgBusConfig(bootstrap_servers=bootstrap, topic=topic, direction=direction, **{**bounds, **fields})
+
+
 def sasl_config(sec: KafkaSecurity, topic: str, direction: msgbus.BusDir, **overrides: Any) -> msgbus.MsgBusConfig:
     fields: dict[str, Any] = {
-        "bootstrap_servers": sec.sasl_ssl_bootstrap,
-        "topic": topic,
-        "direction": direction,
-        "connect_retries": 3,
-        "connect_timeout": 5,
-        "write_timeout": 10,
-        "flush_timeout": 10,
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_username": sec.sasl_user,
         "sasl_password": sec.sasl_password,
         "ssl_ca_location": sec.ca_location,
     }
-    fields.update(overrides)
-    return msgbus.MsgBusConfig(**fields)
+    return _secured(sec.sasl_ssl_bootstrap, topic, direction, **{**fields, **overrides})
 
 
 def mtls_config(sec: KafkaSecurity, topic: str, direction: msgbus.BusDir, **overrides: Any) -> msgbus.MsgBusConfig:
     fields: dict[str, Any] = {
-        "bootstrap_servers": sec.ssl_bootstrap,
-        "topic": topic,
-        "direction": direction,
-        "connect_retries": 3,
-        "connect_timeout": 5,
-        "write_timeout": 10,
-        "flush_timeout": 10,
         "security_protocol": "SSL",
         "ssl_ca_location": sec.ca_location,
         "ssl_certificate_location": sec.client_certificate_location,
         "ssl_key_location": sec.client_key_location,
     }
-    fields.update(overrides)
-    return msgbus.MsgBusConfig(**fields)
+    return _secured(sec.ssl_bootstrap, topic, direction, **{**fields, **overrides})
 
 
 def untrusted_ca(tmp_path: Path) -> str:

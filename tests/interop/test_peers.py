@@ -117,22 +117,15 @@ def go_write(gopeer: Path, kafka: LocalKafka, topic: str, messages: list[str]) -
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
 
 
+def go_read_command(gopeer: Path, kafka: LocalKafka, topic: str, group: str, count: int, timeout: int) -> list[str]:
+    """The Go peer reading ``count`` messages (0: until its stdin closes), for at most ``timeout`` seconds."""
+    where = ["-brokers", kafka.bootstrap_servers, "-topic", topic, "-group", group]
+    return [str(gopeer), "read", *where, "-n", str(count), "-timeout", str(timeout)]
+
+
 def go_read(gopeer: Path, kafka: LocalKafka, topic: str, group: str, count: int) -> list[bytes]:
     proc = subprocess.run(
-        [
-            str(gopeer),
-            "read",
-            "-brokers",
-            kafka.bootstrap_servers,
-            "-topic",
-            topic,
-            "-group",
-            group,
-            "-n",
-            str(count),
-            "-timeout",
-            "60",
-        ],
+        go_read_command(gopeer, kafka, topic, group, count, 60),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=PEER_TIMEOUT,
@@ -291,20 +284,7 @@ class GoReader:
 
     def __init__(self, gopeer: Path, kafka: LocalKafka, topic: str, group: str) -> None:
         self.proc = subprocess.Popen(
-            [
-                str(gopeer),
-                "read",
-                "-brokers",
-                kafka.bootstrap_servers,
-                "-topic",
-                topic,
-                "-group",
-                group,
-                "-n",
-                "0",
-                "-timeout",
-                "300",
-            ],
+            go_read_command(gopeer, kafka, topic, group, 0, 300),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -193,10 +193,10 @@ def test_callback_stop_stops_the_reader_and_does_not_commit(msgbus_memory: Memor
     assert [again.message_read(timeout=WAIT) for _ in range(2)] == ["poison", "b"]
 
 
-@bounded
-def test_disconnect_does_not_wait_for_a_back_off(msgbus_memory: MemoryBus, msgbus_topic: str) -> None:
-    reader = msgbus_memory.reader(msgbus_topic, on_handler_error=msgbus.Retry(attempts=3, backoff=60))
-    writer = msgbus_memory.writer(msgbus_topic)
+def _waiting_for_a_retry(memory: MemoryBus, topic: str, *texts: str) -> tuple[msgbus.MsgBusIO, list[str]]:
+    """A reader whose callback always raises, in a 60 s back-off after its first attempt on ``texts[0]``."""
+    reader = memory.reader(topic, on_handler_error=msgbus.Retry(attempts=3, backoff=60))
+    writer = memory.writer(topic)
     calls: list[str] = []
 
     def handler(msg: str) -> None:
@@ -204,8 +204,15 @@ def test_disconnect_does_not_wait_for_a_back_off(msgbus_memory: MemoryBus, msgbu
         raise RuntimeError
 
     reader.register_cb(handler)
-    writer.message_write("x")
-    _wait(lambda: calls == ["x"], "the first attempt")
+    for text in texts:
+        writer.message_write(text)
+    _wait(lambda: calls == [texts[0]], "the first attempt")
+    return reader, calls
+
+
+@bounded
+def test_disconnect_does_not_wait_for_a_back_off(msgbus_memory: MemoryBus, msgbus_topic: str) -> None:
+    reader, calls = _waiting_for_a_retry(msgbus_memory, msgbus_topic, "x")
     started = time.monotonic()
     reader.disconnect()
     assert time.monotonic() - started < 3.0
@@ -216,18 +223,7 @@ def test_disconnect_does_not_wait_for_a_back_off(msgbus_memory: MemoryBus, msgbu
 def test_unregister_during_back_off_hands_the_message_to_message_read(
     msgbus_memory: MemoryBus, msgbus_topic: str
 ) -> None:
-    reader = msgbus_memory.reader(msgbus_topic, on_handler_error=msgbus.Retry(attempts=3, backoff=60))
-    writer = msgbus_memory.writer(msgbus_topic)
-    calls: list[str] = []
-
-    def handler(msg: str) -> None:
-        calls.append(msg)
-        raise RuntimeError
-
-    reader.register_cb(handler)
-    writer.message_write("x")
-    writer.message_write("y")
-    _wait(lambda: calls == ["x"], "the first attempt")
+    reader, _calls = _waiting_for_a_retry(msgbus_memory, msgbus_topic, "x", "y")
     reader.unregister_cb()
     assert [reader.message_read(timeout=WAIT), reader.message_read(timeout=WAIT)] == ["x", "y"]
 
