@@ -14,7 +14,7 @@ from pathlib import Path
 
 from msgbus.testing import LocalKafka
 
-from .run import PERF_JVM_FLAGS, RESULTS, _prefill
+from .run import PERF_JVM_FLAGS, RESULTS, prefill
 
 N = 1_000_000
 
@@ -46,7 +46,7 @@ def main() -> int:
     ]
     with LocalKafka(jvm_flags=PERF_JVM_FLAGS, heap_mb=1024) as kafka, tempfile.TemporaryDirectory() as tmp:
         kafka.create_topic("profile-src")
-        _prefill(kafka.bootstrap_servers, "profile-src", N + 10, 100)
+        prefill(kafka.bootstrap_servers, "profile-src", N + 10, 100)
         for system in ("raw", "msgbus_read", "msgbus_cb"):
             out = Path(tmp) / f"{system}.txt"
             args = f'{{"bootstrap": "{kafka.bootstrap_servers}", "topic": "profile-src", "n": {N}}}'

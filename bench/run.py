@@ -175,13 +175,16 @@ def run_group(group: Group, sizes: Sizes, log: Callable[[str], None]) -> None:
             log(f"  {group.name} round {round_no + 1} {name}: {shown}")
 
 
-def _prefill(bootstrap: str, topic: str, n: int, size: int) -> None:
+def prefill(bootstrap: str, topic: str, n: int, size: int, partitions: int | None = None) -> None:
+    """``n`` messages of ``size`` bytes in ``topic``, where librdkafka puts them or spread over ``partitions``."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
     data = b"r" * size
-    for _ in range(n):
+    for i in range(n):
+        # -1: librdkafka's partitioner chooses (produce()'s own default).
+        partition = -1 if partitions is None else i % partitions
         while True:
             try:
-                producer.produce(topic, data)
+                producer.produce(topic, data, partition=partition)
                 break
             except BufferError:
                 producer.poll(0.01)
@@ -268,7 +271,7 @@ def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
 
     source = topic("b-read-src")
     total = max(sizes.read, sizes.memory) + 10
-    _prefill(bootstrap, source, total, 100)
+    prefill(bootstrap, source, total, 100)
     g = Group("read", "Read throughput, 100 B", "msg/s")
     for system in ("msgbus_read", "msgbus_cb", "raw", "kafka_python"):
         g.systems[system] = lambda d, s=system: worker("read", s, bootstrap=bootstrap, topic=source, n=sizes.read // d)  # type: ignore[misc]

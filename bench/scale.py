@@ -18,11 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
-
 from msgbus.testing import LocalKafka
 
-from .run import _WORKER_TIMEOUT, PERF_JVM_FLAGS, Group, Sizes, _prefill, worker
+from .run import _WORKER_TIMEOUT, PERF_JVM_FLAGS, Group, Sizes, prefill, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Message sizes of the size scaling, and the bytes each write or read moves (counts capped at Sizes.nb).
@@ -68,7 +66,7 @@ def size_groups(kafka: LocalKafka, sizes: Sizes, rounds: int) -> list[Group]:
         groups.append(g)
         source = f"b-size{size}-src"
         kafka.create_topic(source)
-        _prefill(bootstrap, source, n + 10, size)
+        prefill(bootstrap, source, n + 10, size)
         g = Group(f"size_read_{size}", f"Read, {size_label(size)}", "msg/s", n_rounds=rounds)
         for system in ("msgbus_read", "raw"):
             g.systems[system] = lambda d, s=system, t=source, n=n: worker(  # type: ignore[misc]
@@ -133,28 +131,12 @@ def reader_groups(kafka: LocalKafka, sizes: Sizes, rounds: int) -> list[Group]:
     total = sizes.memory if _full(sizes) else 2_000
     topic = "b-readers"
     kafka.create_topic(topic, partitions=4)
-    _prefill_partitions(bootstrap, topic, 4, total, 100)
+    prefill(bootstrap, topic, total, 100, partitions=4)
     g = Group("readers", f"Aggregate read rate of one group, 4 partitions, {total:,} x 100 B", "msg/s", n_rounds=rounds)
     idle = 2.0 if _full(sizes) else 0.5
     for readers in READERS if _full(sizes) else (2,):
         g.systems[str(readers)] = lambda d, k=readers: _group_read(bootstrap, topic, k, total, idle, 3 * idle + 4)  # type: ignore[misc]
     return [g]
-
-
-def _prefill_partitions(bootstrap: str, topic: str, partitions: int, total: int, size: int) -> None:
-    """``total`` messages spread evenly over the partitions."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    data = b"r" * size
-    for i in range(total):
-        while True:
-            try:
-                producer.produce(topic, data, partition=i % partitions)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
-    if producer.flush(300) != 0:
-        raise RuntimeError("prefill did not complete")
 
 
 @contextlib.contextmanager
@@ -189,7 +171,7 @@ def cluster_groups(single: LocalKafka, three: LocalKafka, sizes: Sizes, rounds: 
         )
         t = f"b-cl{nodes}-src"
         kafka.create_topic(t, replication_factor=rf, config=config)
-        _prefill(bootstrap, t, n + 10, 100)
+        prefill(bootstrap, t, n + 10, 100)
         read.systems[f"msgbus_read@{nodes}"] = lambda d, t=t, b=bootstrap: worker(  # type: ignore[misc]
             "read", "msgbus_read", bootstrap=b, topic=t, n=max(5, n // d)
         )
@@ -202,7 +184,7 @@ def connect_groups(kafka: LocalKafka, rounds: int) -> list[Group]:
     for partitions in PARTITIONS:
         t = f"b-conn-{partitions}"
         kafka.create_topic(t, partitions=partitions)
-        _prefill_partitions(bootstrap, t, partitions, partitions, 100)  # one message in each
+        prefill(bootstrap, t, partitions, 100, partitions=partitions)  # one message in each
         g.systems[str(partitions)] = lambda d, t=t: worker("connect_time", "msgbus", bootstrap=bootstrap, topic=t)  # type: ignore[misc]
     return [g]
 
@@ -214,7 +196,7 @@ def backlog_groups(kafka: LocalKafka, sizes: Sizes, rounds: int) -> list[Group]:
     for backlog in backlogs:
         t = f"b-backlog-{backlog}"
         kafka.create_topic(t)
-        _prefill(bootstrap, t, backlog, 100)
+        prefill(bootstrap, t, backlog, 100)
         idle = 3.0 if _full(sizes) else 0.3
         g.systems[str(backlog)] = lambda d, t=t, b=backlog, idle=idle: worker(  # type: ignore[misc]
             "backlog_memory", "msgbus", bootstrap=bootstrap, topic=t, n=b, idle=idle
