@@ -32,6 +32,7 @@ WRONG_TYPES: dict[str, object] = {
     "write_timeout": None,
     "flush_timeout": [30],
     "read_queue_size": "1000",
+    "on_handler_error": "retry",
     "bootstrap_servers": 9092,
     "offset_reset": 0,
     "security_protocol": None,
@@ -56,6 +57,12 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("offset_reset", "smallest"),
     ("kafka_settings", {"group.id": "mine"}),
     ("kafka_settings", {1: "x"}),
+    ("on_handler_error", msgbus.Retry(attempts=0)),
+    ("on_handler_error", msgbus.Retry(backoff=float("nan"))),
+    ("on_handler_error", msgbus.Retry(then=msgbus.Retry())),  # type: ignore[arg-type]
+    ("on_handler_error", msgbus.DeadLetter("")),
+    ("on_handler_error", msgbus.DeadLetter("bad-input")),  # the reader's own topic
+    ("on_handler_error", msgbus.DeadLetter("a b")),  # not a Kafka topic name
 ]
 BAD_TOPICS = ["", " ", "a b", "caf\u00e9", "x" * 250, ".", "..", "a/b", "a\nb"]
 MAX_MESSAGE = 1_000_000
