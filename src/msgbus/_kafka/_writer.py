@@ -21,6 +21,8 @@ from ._probe import Attempts, probe
 from ._settings import producer_settings
 from ._tracked import write_tracked
 
+#: Kafka headers as confluent-kafka's produce() takes them (None: no headers).
+Headers = list[tuple[str, str | bytes | None]] | None
 # How often the background thread serves delivery reports while idle.
 _POLL_INTERVAL = 0.1
 # A Blocking write waits this much longer than message.timeout.ms, which
@@ -100,6 +102,10 @@ class KafkaWriter(WriterBase):
             return
         ack = Acknowledgement()
         self._produce(payload, ack)
+        self._await(ack)
+
+    def _await(self, ack: Acknowledgement) -> None:
+        """Wait for ``ack``'s delivery report; DeliveryError if the message was not delivered."""
         if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
             raise DeliveryError(
                 f"no acknowledgement for a message to {self._topic} within {self._cfg.write_timeout:g} s",
@@ -278,11 +284,11 @@ class KafkaWriter(WriterBase):
 
     # -- internals -------------------------------------------------------------
 
-    def _produce(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> None:
+    def _produce(self, payload: bytes, ack: Callable[[Any, Any], None] | None, headers: Headers = None) -> None:
         deadline: float | None = None
         while True:
             try:
-                self._produce_locked(payload, ack)
+                self._produce_locked(payload, ack, headers)
                 return
             except BufferError:
                 # The local queue is full: wait for room, but not for ever.
@@ -304,7 +310,7 @@ class KafkaWriter(WriterBase):
                     f"message to {self._topic} refused: {describe(err)}", code=error_name(err)
                 ) from None
 
-    def _produce_locked(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> None:
+    def _produce_locked(self, payload: bytes, ack: Callable[[Any, Any], None] | None, headers: Headers = None) -> None:
         """One produce() in flight (see _in_flight): BufferError when the queue is full, KafkaException when refused.
 
         disconnect() waits for it after setting _closed, so the producer is never closed under it.
@@ -314,7 +320,9 @@ class KafkaWriter(WriterBase):
         try:
             if self._closed:
                 raise BusClosedError("the bus is disconnected")
-            if ack is None:
+            if headers is not None:
+                self._producer.produce(self._topic, payload, headers=headers, on_delivery=ack)
+            elif ack is None:
                 self._producer.produce(self._topic, payload)
             else:
                 self._producer.produce(self._topic, payload, on_delivery=ack)
@@ -361,34 +369,5 @@ class KafkaWriter(WriterBase):
         For dead letters (msgbus._handling) and ``msgbus replay``; raises ``DeliveryError`` if not delivered.
         """
         ack = Acknowledgement()
-        deadline = time.monotonic() + self._cfg.write_timeout
-        wire_headers: list[tuple[str, str | bytes | None]] = list(headers)
-        while True:
-            # One produce() in flight, as _produce_locked: disconnect() waits for it after setting _closed.
-            in_flight = self._in_flight
-            in_flight.append(None)
-            try:
-                if self._closed:
-                    raise BusClosedError("the bus is disconnected")
-                self._producer.produce(self._topic, payload, headers=wire_headers, on_delivery=ack)
-                break
-            except BufferError:
-                pass  # the local queue is full: wait for room below
-            except KafkaException as exc:
-                err = exc.args[0]
-                refused = f"message to {self._topic} refused: {describe(err)}"
-                raise DeliveryError(refused, code=error_name(err)) from None
-            finally:
-                in_flight.pop()
-            if time.monotonic() >= deadline:
-                raise DeliveryError(f"the local queue for {self._topic} stayed full", code="_QUEUE_FULL")
-            self._producer.poll(0.005)
-        if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
-            raise DeliveryError(
-                f"no acknowledgement for a message to {self._topic} within {self._cfg.write_timeout:g} s",
-                code="_MSG_TIMED_OUT",
-            )
-        if ack.error is not None:
-            raise DeliveryError(
-                f"message to {self._topic} not delivered: {describe(ack.error)}", code=error_name(ack.error)
-            )
+        self._produce(payload, ack, list(headers))
+        self._await(ack)
