@@ -43,7 +43,8 @@ class Sizes:
     nb: int  # NonBlocking writes of 100 B (1 KB: half)
     blocking: int  # Blocking writes on the fast paths
     blocking_slow: int  # on the default-settings paths (~5 ms each)
-    read: int
+    read: int  # reads by the slow systems (kafka-python, aiokafka, Go)
+    read_fast: int  # by msgbus, raw and Java: a second or more each, so that the ratios are not noise
     latency_seconds: float
     memory: int
     warmup_divisor: int
@@ -57,6 +58,7 @@ FULL = Sizes(
     blocking=2_000,
     blocking_slow=300,
     read=300_000,
+    read_fast=1_000_000,
     latency_seconds=3.0,
     memory=1_000_000,
     warmup_divisor=10,
@@ -69,6 +71,7 @@ SMOKE = Sizes(
     blocking=50,
     blocking_slow=10,
     read=2_000,
+    read_fast=2_000,
     latency_seconds=0.3,
     memory=10_000,
     warmup_divisor=0,
@@ -270,19 +273,21 @@ def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
     groups.append(g)
 
     source = topic("b-read-src")
-    total = max(sizes.read, sizes.memory) + 10
+    total = max(sizes.read, sizes.read_fast, sizes.memory) + 10
     prefill(bootstrap, source, total, 100)
     g = Group("read", "Read throughput, 100 B", "msg/s")
-    for system in ("msgbus_read", "msgbus_cb", "raw", "kafka_python"):
-        g.systems[system] = lambda d, s=system: worker("read", s, bootstrap=bootstrap, topic=source, n=sizes.read // d)  # type: ignore[misc]
-    g.systems["msgbus_read_many"] = lambda d: worker(
-        "read_many", "msgbus_many", bootstrap=bootstrap, topic=source, n=sizes.read // d
+    fast = sizes.read_fast
+    for system in ("msgbus_read", "msgbus_cb", "raw"):
+        g.systems[system] = lambda d, s=system: worker("read", s, bootstrap=bootstrap, topic=source, n=fast // d)  # type: ignore[misc]
+    g.systems["kafka_python"] = lambda d: worker(
+        "read", "kafka_python", bootstrap=bootstrap, topic=source, n=sizes.read // d
     )
-    for system in ("aio", "aio_many", "aiokafka"):
-        g.systems[system] = lambda d, s=system: worker(
-            "aio_read", s, bootstrap=bootstrap, topic=source, n=sizes.read // d
-        )  # type: ignore[misc]
-    g.systems["consumer_perf"] = lambda d: tools.consumer_performance(java_lib(), bootstrap, source, sizes.read // d)
+    g.systems["msgbus_read_many"] = lambda d: worker(
+        "read_many", "msgbus_many", bootstrap=bootstrap, topic=source, n=fast // d
+    )
+    for system, n in (("aio", fast), ("aio_many", fast), ("aiokafka", sizes.read)):
+        g.systems[system] = lambda d, s=system, n=n: worker("aio_read", s, bootstrap=bootstrap, topic=source, n=n // d)  # type: ignore[misc]
+    g.systems["consumer_perf"] = lambda d: tools.consumer_performance(java_lib(), bootstrap, source, fast // d)
     g.systems["go"] = lambda d: go("read", source, n=sizes.read // d)
     g.systems["go_cb"] = lambda d: go("read-cb", source, n=sizes.read // d)
     groups.append(g)

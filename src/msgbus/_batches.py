@@ -8,6 +8,8 @@ that needs a message's place in the topic.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ._record import Headers
@@ -70,20 +72,39 @@ ITEMS = ItemCodec()
 class FrontRun:
     """The front of the queue for ``message_read``: one raw batch's texts, taken in place.
 
-    A read is an index step (``pos``); commits are worked out per run, not per
-    message (``settle``). The Inbox's lock guards every use.
+    Everything takes from a run through its list iterator (``next``, ``take``,
+    ``rest``). One step of a list iterator is atomic under the GIL, so
+    ``Inbox.read`` takes the next text without the lock, and every other taker,
+    under the lock, still gets each text exactly once. Commits are worked out
+    per run, not per message (``settle``), under the Inbox's lock.
     """
 
-    __slots__ = ("_codec", "_ends", "_raw", "pos", "settled", "size", "texts")
+    __slots__ = ("_codec", "_ends", "_it", "_raw", "_returned", "left", "next", "settled", "size", "texts")
 
     def __init__(self, batch: RawBatch) -> None:
         raw, codec, ends = batch
         self.texts = codec.texts(raw)
         self.size = len(self.texts)
-        #: Taken so far; of those, ``settled`` are recorded finished (and counted taken) already.
-        self.pos = 0
+        it: Any = iter(self.texts)  # a list iterator (typed Any: the stubs leave out __length_hint__)
+        self._it: Iterator[str] = it
+        #: The next text; StopIteration once none is left (taken, or given back by ``rest``).
+        self.next: Callable[[], str] = it.__next__
+        #: How many are left to take.
+        self.left: Callable[[], int] = it.__length_hint__
+        #: Of those taken (``pos``), how many are recorded finished (and counted taken) already.
         self.settled = 0
+        # How many ``rest`` gave back (not taken).
+        self._returned = 0
         self._raw, self._codec, self._ends = raw, codec, ends
+
+    @property
+    def pos(self) -> int:
+        """How many were taken so far."""
+        return self.size - self.left() - self._returned
+
+    def take(self, count: int) -> list[str]:
+        """Up to ``count`` next texts."""
+        return list(itertools.islice(self._it, count))
 
     def settle(self) -> tuple[dict[int, int], int]:
         """The ends of the messages taken since the last call (partition -> next offset), and their number."""
@@ -95,9 +116,28 @@ class FrontRun:
         return ends, end - start
 
     def rest(self) -> RawBatch | None:
-        """What is not taken yet, as a raw batch (None: all of it was taken)."""
-        pos = self.pos
-        return (self._raw[pos:], self._codec, None) if pos < self.size else None
+        """Take what is left at once, as a raw batch (None: all of it was taken); the run is then exhausted."""
+        left = len(list(self._it))
+        self._returned = left
+        return (self._raw[self.size - left :], self._codec, None) if left else None
+
+
+#: ``Front.next`` when there is no front run.
+_NO_RUN: Callable[[], str] = iter(()).__next__
+
+
+class Front:
+    """Where reads find the front run without the lock: its ``next``, or one that raises
+    StopIteration when there is none. Shared by the Queue (which sets it) and the
+    reading calls (``Inbox.read``, a reader's ``message_read``)."""
+
+    __slots__ = ("next",)
+
+    def __init__(self) -> None:
+        self.next: Callable[[], str] = _NO_RUN
+
+    def clear(self) -> None:
+        self.next = _NO_RUN
 
 
 class HeldBatch:

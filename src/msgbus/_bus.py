@@ -272,6 +272,7 @@ class ReaderBase(_BusBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
+        self._front = self._inbox.front
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
 
     @property
@@ -297,7 +298,11 @@ class ReaderBase(_BusBase):
         _loops.run(self._inbox, handler, self._topic)
 
     def message_read(self, timeout: float | None = None) -> str | None:
-        return self._inbox.read(timeout if self._blocking else 0.0)
+        try:
+            # Inbox.read's first step, inline: a call less for the usual read.
+            return self._front.next()
+        except StopIteration:
+            return self._inbox.read(timeout if self._blocking else 0.0)
 
     def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
         check_max_messages(max_messages)

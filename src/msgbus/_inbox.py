@@ -28,6 +28,9 @@ __all__ = ["Codec", "Inbox", "Item", "Waiter"]
 
 T = TypeVar("T")
 
+# How often a feeder waiting for room looks at the queue again (see wait_room).
+_ROOM_LOOK = 0.005
+
 
 class Inbox:
     def __init__(self, capacity: int, name: str) -> None:
@@ -35,6 +38,8 @@ class Inbox:
         #: Whose messages these are (the topic), for log lines.
         self.name = name
         self._queue = Queue()
+        #: The front run's ``next``, for reads without the lock (see ``read``).
+        self.front = self._queue.front
         # Hot paths take the lock itself: a Condition's own __enter__ is Python code.
         self._lock = lock = threading.Lock()
         self._cond = threading.Condition(lock)
@@ -99,10 +104,17 @@ class Inbox:
 
     def wait_room(self, wanted: int, timeout: float) -> bool:
         """Wait until ``wanted`` entries are free; False if they were not within ``timeout`` (or closed)."""
+        deadline = time.monotonic() + timeout
         with self._room:
             self._room_wanted = wanted
             try:
-                return self._room.wait_for(lambda: self._closed or self.free() >= wanted, timeout) and not self._closed
+                while not (self._closed or self.free() >= wanted):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    # Reads without the lock (a front run's) make room without a notify: look again soon.
+                    self._room.wait(min(left, _ROOM_LOOK))
+                return not self._closed
             finally:
                 self._room_wanted = 0
 
@@ -135,26 +147,20 @@ class Inbox:
 
     def read(self, timeout: float | None) -> str | None:
         """The next message; ``None`` if none came within ``timeout`` (0: don't wait)."""
+        try:
+            # The usual case, without the lock: the next text of the front run. A run
+            # exists only while plain reads may take (no callback, not closed, ...).
+            return self.front.next()
+        except StopIteration:
+            pass
         with self._lock:
+            if self._room_wanted:
+                # Reads without the lock do not tell the feeder: this one does.
+                self._room_made()
             if self._callback is None and not (self._closed or self._holding):
-                # The usual case, inline: the front run has a message, or can start.
-                queue = self._queue
-                run = queue.run
-                if run is None and not queue.items and queue.raw and not queue.offsets.unfinished:
-                    run = queue.start_run()
-                if run is not None:
-                    pos = run.pos
-                    run.pos = pos + 1
-                    if pos + 1 == run.size:
-                        queue.end_run()
-                    if self._room_wanted:
-                        self._room_made()
-                    return run.texts[pos]
-                if queue.items or queue.fill():
-                    item = queue.pop(True)
-                    if self._room_wanted:
-                        self._room_made()
-                    return item[0]
+                text = self._queue.take_text()
+                if text is not None:
+                    return text
         # Waiting: a batch that comes is read as a run too, not made into Items.
         return self._wait(timeout, "message_read", self._has_any, self._queue.take_text)
 
@@ -196,20 +202,29 @@ class Inbox:
 
     def _has_any(self) -> bool:
         queue = self._queue
-        return bool(queue.items or queue.raw or queue.run is not None)
+        run = queue.run
+        return bool(queue.items or queue.raw or (run is not None and run.left()))
 
-    def _take(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T]) -> T | None:
-        """``take()`` once ``ready()``, waiting up to ``timeout`` for it; None at the deadline."""
+    def _take(
+        self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T | None]
+    ) -> T | None:
+        """``take()`` once ``ready()``, waiting up to ``timeout`` for it; None at the deadline.
+
+        ``take()`` may still find nothing (None): a read without the lock took the last of a run.
+        """
         with self._lock:
             # Fast path: something is there (no clock, no loop).
             if self._callback is None and not (self._closed or self._holding) and ready():
                 got = take()
                 if self._room_wanted:
                     self._room_made()
-                return got
+                if got is not None:
+                    return got
         return self._wait(timeout, what, ready, take)
 
-    def _wait(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T]) -> T | None:
+    def _wait(
+        self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T | None]
+    ) -> T | None:
         """``_take``'s waiting part: the errors that end a wait, then ``take()`` once ``ready()``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -224,7 +239,9 @@ class Inbox:
                     got = take()
                     if self._room_wanted:
                         self._room_made()
-                    return got
+                    if got is not None:
+                        return got
+                    continue
                 if deadline is None:
                     # Lock waits are interrupted by signals on POSIX: Ctrl-C ends this.
                     self._cond.wait()
@@ -291,6 +308,7 @@ class Inbox:
         self.failures.close()
         with self._lock:
             self._closed = True
+            self._queue.end_fast_reads()
             self._room.notify_all()
             self._callback = None
             self.epoch += 1
@@ -309,6 +327,8 @@ class Inbox:
             self._callback = callback
             if callback is None:
                 self.epoch += 1
+            else:
+                self._queue.end_fast_reads()
             waiters = self._notify_all()
         if waiters:
             wake(waiters)
@@ -394,6 +414,7 @@ class Inbox:
         with self._lock:
             self._queue.hand_back(item)
             if stop is not None:
+                self._queue.end_fast_reads()
                 self._holding = True
             waiters = self._notify_all()
         if waiters:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from ._batches import Codec, FrontRun, HeaderMap, HeldBatch, Item, RawBatch
+from ._batches import Codec, Front, FrontRun, HeaderMap, HeldBatch, Item, RawBatch
 from ._commits import DoneOffsets
 from ._record import Record
 
@@ -28,6 +28,10 @@ class Queue:
         #: The front run. While it exists it is the front of the queue, ``items`` is
         #: empty and nothing is held.
         self.run: FrontRun | None = None
+        #: The front run's ``next`` for reads without the lock (``Inbox.read``). So whatever
+        #: must stop such reads (a callback, close) ends the run first (``end_fast_reads``),
+        #: and a run starts only when they may go on.
+        self.front = Front()
         #: What may be committed.
         self.offsets = DoneOffsets()
         # Messages taken, but the run's not settled yet (``taken`` adds those).
@@ -53,11 +57,12 @@ class Queue:
 
     def available(self) -> int:
         run = self.run
-        return len(self.items) + self.raw_count + (run.size - run.pos if run is not None else 0)
+        return len(self.items) + self.raw_count + (run.left() if run is not None else 0)
 
     def append(self, raw: list[Any], codec: Codec, ends: dict[int, int] | None) -> bool:
         """Queue a raw batch; True if the queue was empty."""
-        was_empty = not self.items and not self.raw_count and self.run is None
+        run = self.run
+        was_empty = not self.items and not self.raw_count and (run is None or not run.left())
         self.raw.append((raw, codec, ends))
         self.raw_count += len(raw)
         return was_empty
@@ -101,6 +106,7 @@ class Queue:
         self.raw.popleft()
         self.raw_count -= run.size
         self.run = run
+        self.front.next = run.next
         return run
 
     def _settle_run(self) -> None:
@@ -113,25 +119,34 @@ class Queue:
             self._taken += count
 
     def end_run(self) -> None:
+        """Forget the front run, which is exhausted (taken, or its rest given back)."""
         self._settle_run()
         self.run = None
+        self.front.clear()
+
+    def end_fast_reads(self) -> None:
+        """Make the front run's rest into Items: no read takes from the queue without the lock any more."""
+        if self.run is not None:
+            self.fill()
 
     # -- taking ------------------------------------------------------------------------
 
-    def take_text(self) -> str:
-        """Take the front message's text, finished (something is queued): from a run if it can."""
+    def take_text(self) -> str | None:
+        """Take the front message's text, finished: from a run if it can. None if nothing is queued
+        (a read without the lock may take a run's last text at any time)."""
         run = self.run
-        if run is None and not self.items and not self.offsets.unfinished:
-            run = self.start_run()
-        if run is None:
-            if not self.items:
-                self.fill()
-            return self.pop(True)[0]
-        pos = run.pos
-        run.pos = pos + 1
-        if pos + 1 == run.size:
-            self.end_run()
-        return run.texts[pos]
+        if run is not None:
+            try:
+                return run.next()
+            except StopIteration:
+                self.end_run()
+        if not self.items:
+            if not self.raw:
+                return None
+            if not self.offsets.unfinished:
+                return self.start_run().next()
+            self.fill()
+        return self.pop(True)[0]
 
     def pop(self, finished: bool) -> Item:
         """Take the front Item (``items`` is not empty): finished, or held to be finished later."""
@@ -151,8 +166,8 @@ class Queue:
         headers = self._headers.pop((front[1], front[2]), ()) if self._headers else ()
         return Record(*self.pop(True), headers)
 
-    def take_texts(self, max_messages: int) -> list[str]:
-        """Take up to ``max_messages`` from the front, finished; something is queued."""
+    def take_texts(self, max_messages: int) -> list[str] | None:
+        """Take up to ``max_messages`` from the front, finished; None if nothing is queued (see ``take_text``)."""
         items = self.items
         texts: list[str] = []
         done: dict[int, int] = {}
@@ -160,13 +175,11 @@ class Queue:
         run = self.run
         if run is not None:
             # The front run (then items is empty): a slice of its texts.
-            pos = run.pos
-            texts = run.texts[pos : pos + max_messages]
-            run.pos = pos + len(texts)
-            if run.pos == run.size:
-                self.end_run()
-            else:
+            texts = run.take(max_messages)
+            if run.left():
                 self._settle_run()
+            else:
+                self.end_run()
             settled = len(texts)
         elif items:
             front = [items.popleft() for _ in range(min(len(items), max_messages))]
@@ -195,7 +208,7 @@ class Queue:
                 texts, done = more, ends
         self.offsets.update(done)
         self._taken += len(texts) - settled
-        return texts
+        return texts or None
 
     def batch_ready(self) -> bool:
         """Something for ``take_batch``: Items, or a raw batch (a front run is converted first)."""

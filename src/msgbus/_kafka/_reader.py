@@ -242,7 +242,8 @@ class KafkaReader(ReaderBase):
                 elif self._paused and free >= resume_at:
                     consumer.resume(consumer.assignment())
                     self._paused = False
-                batch = min(max(free, 1), _MAX_BATCH)
+                # At most half the inbox: the application reads one batch while the next is fetched.
+                batch = min(max(free, 1), _MAX_BATCH, resume_at)
                 # consume(n, timeout) waits until it has n messages or the timeout
                 # passed: take what is there already; if nothing, wait for one only,
                 # then take what else came. (One call per batch while messages stream
