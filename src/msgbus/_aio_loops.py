@@ -155,7 +155,7 @@ class Loops:
                 # started meanwhile has handed its message back already.
                 if self._held is not None and self._held[0] is token:
                     self._held = None
-                    inbox.loop_left(item)
+                    _loops.loop_left(inbox, item)
                 raise
             self._held = None
             failures.succeeded(item)
@@ -165,7 +165,7 @@ class Loops:
         """A new loop: the previous one was left (its generator not closed yet), so its message is handed back."""
         held, self._held = self._held, None
         if held is not None:
-            self._inbox.loop_left(held[1])
+            _loops.loop_left(self._inbox, held[1])
 
     async def run(self, handler: AsyncHandler) -> None:
         """``await bus.run(handler)`` (see ``AsyncMsgBus.run``)."""

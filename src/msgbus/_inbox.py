@@ -19,7 +19,7 @@ from ._batches import ITEMS, Codec, HeaderMap, Item, ItemCodec
 from ._config import CBFunc
 from ._dispatcher import Dispatcher
 from ._errors import BusClosedError, CallbackError
-from ._handling import Failures, Next
+from ._handling import Failures
 from ._queue import Queue
 from ._record import Record
 from ._waiters import Waiter, Waiters, wake
@@ -27,6 +27,8 @@ from ._waiters import Waiter, Waiters, wake
 __all__ = ["Codec", "Inbox", "Item", "Waiter"]
 
 T = TypeVar("T")
+#: Takes something from the queue; None if there was nothing after all.
+Take = Callable[[], T | None]
 
 # How often a feeder waiting for room looks at the queue again (see wait_room).
 _ROOM_LOOK = 0.005
@@ -60,12 +62,12 @@ class Inbox:
         self._callbacks = Dispatcher(self, name, capacity)
 
     @property
-    def _dispatcher(self) -> threading.Thread | None:
+    def callback_thread(self) -> threading.Thread | None:
         """The callback thread, once started."""
         return self._callbacks.thread
 
     @property
-    def _done(self) -> dict[int, int]:
+    def done(self) -> dict[int, int]:
         """partition -> next offset: finished, not taken by ``take_done`` yet."""
         return self._queue.offsets.done
 
@@ -205,9 +207,7 @@ class Inbox:
         run = queue.run
         return bool(queue.items or queue.raw or (run is not None and run.left()))
 
-    def _take(
-        self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T | None]
-    ) -> T | None:
+    def _take(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Take[T]) -> T | None:
         """``take()`` once ``ready()``, waiting up to ``timeout`` for it; None at the deadline.
 
         ``take()`` may still find nothing (None): a read without the lock took the last of a run.
@@ -222,9 +222,7 @@ class Inbox:
                     return got
         return self._wait(timeout, what, ready, take)
 
-    def _wait(
-        self, timeout: float | None, what: str, ready: Callable[[], bool], take: Callable[[], T | None]
-    ) -> T | None:
+    def _wait(self, timeout: float | None, what: str, ready: Callable[[], bool], take: Take[T]) -> T | None:
         """``_take``'s waiting part: the errors that end a wait, then ``take()`` once ``ready()``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -397,17 +395,6 @@ class Inbox:
                 if stash and self.failures.stopped is None and not self._closed:
                     return stash.popleft()
         return self.read_item(timeout, finished=False)
-
-    def loop_left(self, item: Item) -> None:
-        """A loop was left while it held ``item`` (taken with ``finished=False``): a failed attempt."""
-        step, _ = self.failures.failed(item, None)
-        if step is Next.DROP:
-            self.failures.drop(item, None)
-            self.finish(item)
-        else:
-            # A retry, or a dead letter to write: the next loop takes it again (and waits
-            # its back-off, or writes it). Stop: it stays unfinished, and reads raise.
-            self.hand_back(item, self.failures.stop(item, None) if step is Next.STOP else None)
 
     def hand_back(self, item: Item, stop: BaseException | None = None) -> None:
         """Put ``item`` (taken with ``finished=False``) back in front, not finished; ``stop``: stop the reader."""

@@ -91,6 +91,19 @@ def interrupted(inbox: Inbox, item: Item) -> None:
         inbox.release(item)
 
 
+def loop_left(inbox: Inbox, item: Item) -> None:
+    """A loop was left while it held ``item`` (taken with ``finished=False``): a failed attempt."""
+    failures = inbox.failures
+    step, _ = failures.failed(item, None)
+    if step is Next.DROP:
+        failures.drop(item, None)
+        inbox.finish(item)
+    else:
+        # A retry, or a dead letter to write: the next loop takes it again (and waits
+        # its back-off, or writes it). Stop: it stays unfinished, and reads raise.
+        inbox.hand_back(item, failures.stop(item, None) if step is Next.STOP else None)
+
+
 def attempts_used_up(
     inbox: Inbox, item: Item, step: Next | None, error: Exception | None, dead_letter: Callable[[Item], bool]
 ) -> bool:
@@ -132,7 +145,7 @@ def _retrying_loop(inbox: Inbox) -> Iterator[str]:
         try:
             yield item[0]
         except GeneratorExit:
-            inbox.loop_left(item)
+            loop_left(inbox, item)
             raise
         failures.succeeded(item)
         inbox.finish(item)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import msgbus
+from msgbus import _loops
 from msgbus._inbox import Inbox, Item
 
 PARTITIONS = 2
@@ -82,7 +83,7 @@ class LoopRetries(RuleBasedStateMachine):
         item, self.held = self.held, None
         key = (item[1], item[2])
         self.failures[key] += 1
-        self.inbox.loop_left(item)
+        _loops.loop_left(self.inbox, item)
         if self.failures[key] < POLICY.attempts:
             self.retried += 1
         else:
@@ -110,7 +111,7 @@ class LoopRetries(RuleBasedStateMachine):
 
     @invariant()
     def commits_never_pass_an_unfinished_message(self) -> None:
-        pending = dict(self.inbox._done)
+        pending = dict(self.inbox.done)
         for partition in range(PARTITIONS):
             upto = max(self.committed[partition], pending.get(partition, 0))
             if self.open[partition]:

@@ -463,7 +463,7 @@ def test_close_from_inside_the_callback_does_not_deadlock(inbox: Inbox) -> None:
     inbox.register(cb)
     inbox.put_many(items(("close", 0, 0), ("never", 0, 1)))
     assert closed.wait(WAIT)
-    dispatcher = inbox._dispatcher
+    dispatcher = inbox.callback_thread
     assert dispatcher is not None
     dispatcher.join(WAIT)
     assert not dispatcher.is_alive()
@@ -474,7 +474,7 @@ def test_close_from_inside_the_callback_does_not_deadlock(inbox: Inbox) -> None:
 def test_the_dispatcher_thread_ends_after_close(inbox: Inbox) -> None:
     cb = Collector()
     inbox.register(cb)
-    dispatcher = inbox._dispatcher
+    dispatcher = inbox.callback_thread
     assert dispatcher is not None
     assert dispatcher.name == "msgbus-callback-unit"
     assert dispatcher.daemon
@@ -504,10 +504,10 @@ def test_close_waits_for_a_running_callback(inbox: Inbox) -> None:
 
 def test_one_dispatcher_thread_across_re_registration(inbox: Inbox) -> None:
     inbox.register(Collector())
-    first = inbox._dispatcher
+    first = inbox.callback_thread
     inbox.unregister()
     inbox.register(Collector())
-    assert inbox._dispatcher is first
+    assert inbox.callback_thread is first
 
 
 def test_register_and_unregister_after_close_are_bus_closed(inbox: Inbox) -> None:
@@ -516,7 +516,7 @@ def test_register_and_unregister_after_close_are_bus_closed(inbox: Inbox) -> Non
         inbox.register(Collector())
     with pytest.raises(BusClosedError):
         inbox.unregister()
-    assert inbox._dispatcher is None
+    assert inbox.callback_thread is None
 
 
 def test_unregister_after_close_with_a_callback_is_bus_closed(inbox: Inbox) -> None:
