@@ -11,11 +11,16 @@ converts it (``fill``). Taking records the message finished, or held
 from __future__ import annotations
 
 import collections
+import sys
 from typing import Any
 
 from ._batches import Codec, Front, FrontRun, HeaderMap, HeldBatch, Item, RawBatch
 from ._commits import DoneOffsets
 from ._record import Record
+
+# Reads without the lock rely on the GIL, which makes a list iterator's step atomic. A
+# free-threaded build (PEP 703) has none: there every read takes the lock instead.
+FAST_READS: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class Queue:
@@ -106,7 +111,8 @@ class Queue:
         self.raw.popleft()
         self.raw_count -= run.size
         self.run = run
-        self.front.next = run.next
+        if FAST_READS:
+            self.front.next = run.next
         return run
 
     def _settle_run(self) -> None:

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from msgbus import BusClosedError, CallbackError
+from msgbus import BusClosedError, CallbackError, _queue
 from msgbus._inbox import Inbox, Item
 
 WAIT = 10.0
@@ -249,3 +249,15 @@ def test_seeded_races_deliver_each_message_once_in_order_and_commit_all(seed: in
     race = _Race(seed)
     race.run()
     race.check()
+
+
+def test_without_a_gil_every_read_takes_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_queue, "FAST_READS", False)  # as on a free-threaded build
+    inbox = Inbox(100, name="t")
+    inbox.put_many(_items(0, 0, 5))
+    assert inbox.read(0) == "0:0"
+    with pytest.raises(StopIteration):
+        inbox.front.next()  # no run is open to reads without the lock
+    assert [inbox.read(0) for _ in range(4)] == ["0:1", "0:2", "0:3", "0:4"]
+    assert inbox.read(0) is None
+    assert inbox.take_done() == {0: 5}
