@@ -79,13 +79,13 @@ class FrontRun:
     per run, not per message (``settle``), under the Inbox's lock.
     """
 
-    __slots__ = ("_codec", "_ends", "_it", "_raw", "_returned", "left", "next", "settled", "size", "texts")
+    __slots__ = ("_codec", "_ends", "_it", "_raw", "_returned", "left", "next", "settled", "size")
 
     def __init__(self, batch: RawBatch) -> None:
         raw, codec, ends = batch
-        self.texts = codec.texts(raw)
-        self.size = len(self.texts)
-        it: Any = iter(self.texts)  # a list iterator (typed Any: the stubs leave out __length_hint__)
+        texts = codec.texts(raw)
+        self.size = len(texts)
+        it: Any = iter(texts)  # a list iterator (typed Any: the stubs leave out __length_hint__)
         self._it: Iterator[str] = it
         #: The next text; StopIteration once none is left (taken, or given back by ``rest``).
         self.next: Callable[[], str] = it.__next__

@@ -218,8 +218,7 @@ class Queue:
 
     def batch_ready(self) -> bool:
         """Something for ``take_batch``: Items, or a raw batch (a front run is converted first)."""
-        if self.run is not None:
-            self.fill()
+        self.end_fast_reads()
         return bool(self.items or self.raw)
 
     def take_batch(self, limit: int) -> HeldBatch:
