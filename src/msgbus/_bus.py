@@ -7,12 +7,13 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from . import _log, _loops
+from . import _log
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
-from ._handling import DeadLetterWriter
-from ._inbox import Inbox
 from ._managed import Managed
+from ._reading import loops
+from ._reading.failures import DeadLetterWriter
+from ._reading.inbox import Inbox
 from ._record import Record
 
 
@@ -272,7 +273,7 @@ class ReaderBase(_BusBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
-        self._front = self._inbox.front
+        self._reads = self._inbox.reads
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
 
     @property
@@ -285,7 +286,7 @@ class ReaderBase(_BusBase):
         raise ConfigError(f"{type(self).__name__} cannot write dead letters (on_handler_error=DeadLetter)")
 
     def __iter__(self) -> Iterator[str]:
-        return _loops.iterate(self._inbox)
+        return loops.iterate(self._inbox)
 
     def run(self, handler: CBFunc) -> None:
         """Call ``handler(msg)`` for every message, in order, in this thread, until the bus is disconnected.
@@ -295,23 +296,19 @@ class ReaderBase(_BusBase):
         ``HandlerError``). A ``BaseException`` that is not an ``Exception`` (Ctrl-C)
         leaves the message unfinished and propagates.
         """
-        _loops.run(self._inbox, handler, self._topic)
+        loops.run(self._inbox, handler)
 
     def message_read(self, timeout: float | None = None) -> str | None:
-        try:
-            # Inbox.read's first step, inline: a call less for the usual read.
-            return self._front.next()
-        except StopIteration:
-            return self._inbox.read(timeout if self._blocking else 0.0)
+        return self._reads.read(timeout if self._blocking else 0.0)
 
     def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
         check_max_messages(max_messages)
-        return self._inbox.read_many(max_messages, timeout if self._blocking else 0.0)
+        return self._reads.read_many(max_messages, timeout if self._blocking else 0.0)
 
     def message_available(self) -> int:
         if self._closed:
             raise BusClosedError("the bus is disconnected")
-        return self._inbox.available()
+        return self._reads.available()
 
     def register_cb(self, cbfunc: CBFunc) -> None:
         self._inbox.register(cbfunc)
@@ -320,7 +317,7 @@ class ReaderBase(_BusBase):
         self._inbox.unregister()
 
     def read_record(self, timeout: float | None = None) -> Record | None:
-        return self._inbox.read_record(timeout if self._blocking else 0.0)
+        return self._reads.read_record(timeout if self._blocking else 0.0)
 
     def message_write(self, msg: str) -> None:
         if self._closed:

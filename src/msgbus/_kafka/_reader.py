@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -17,11 +18,11 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from .. import _log
-from .._batches import HeaderMap, Item
+from .. import _cancel, _log
 from .._bus import BusStats, ReaderBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
+from .._reading.item import Item, items_of
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import WAIT_SLICE, Attempts, probe
@@ -65,7 +66,7 @@ def decode(value: bytes | None, where: str) -> str:
 
 
 class _MessageCodec:
-    """confluent-kafka Messages as the Inbox's Items or texts; runs on the reading side, a batch at a time."""
+    """confluent-kafka Messages as the inbox's Items or texts; runs on the reading side, a batch at a time."""
 
     def __init__(self, topic: str) -> None:
         self._topic = topic
@@ -78,19 +79,15 @@ class _MessageCodec:
             return [decode(msg.value(), f"{self._topic}[{msg.partition()}]@{msg.offset()}") for msg in raw]
 
     def items(self, raw: list[Any]) -> list[Item]:
-        texts = self.texts(raw)
-        return list(zip(texts, map(_partition, raw), map(_offset, raw), map(_stamp, map(_timestamp, raw)), strict=True))
-
-    def ends(self, raw: list[Any]) -> dict[int, int]:
-        return dict(zip(map(_partition, raw), map(_succ, map(_offset, raw)), strict=True))
-
-    def headers(self, raw: list[Any]) -> HeaderMap:
         # confluent-kafka: a list of (name, value) per message, value None for a null header;
         # None when the message has none. Kept as they are (see Record.headers).
         found = list(map(_headers, raw))
-        if not any(found):
-            return {}
-        return {(msg.partition(), msg.offset()): tuple(pairs) for msg, pairs in zip(raw, found, strict=True) if pairs}
+        headers = [tuple(pairs) if pairs else () for pairs in found] if any(found) else None
+        stamps = map(_stamp, map(_timestamp, raw))
+        return items_of(self.texts(raw), map(_partition, raw), map(_offset, raw), stamps, headers)
+
+    def ends(self, raw: list[Any]) -> dict[int, int]:
+        return dict(zip(map(_partition, raw), map(_succ, map(_offset, raw)), strict=True))
 
 
 class KafkaReader(ReaderBase):
@@ -114,6 +111,7 @@ class KafkaReader(ReaderBase):
         self._stop = threading.Event()
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
+        self._loop_errors = _log.Throttle()
         self._codec = _MessageCodec(cfg.topic)
         self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
@@ -154,6 +152,7 @@ class KafkaReader(ReaderBase):
         # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
         deadline = time.monotonic() + cfg.connect_timeout
         while not self._assigned.wait(WAIT_SLICE):
+            _cancel.check()
             if not self._thread.is_alive():
                 raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
             if time.monotonic() >= deadline:
@@ -163,9 +162,12 @@ class KafkaReader(ReaderBase):
     # -- the interface -------------------------------------------------------
 
     def stats(self) -> BusStats:
-        queued = self._inbox.available()
+        progress = self._inbox.progress()
         return BusStats(
-            read=self._inbox.taken, queued=queued, lag=self._backlog + queued, **self._inbox.failures.counts()
+            read=progress.taken,
+            queued=progress.queued,
+            lag=self._backlog + progress.queued,
+            **self._inbox.failures.counts(),
         )
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> KafkaWriter:
@@ -189,7 +191,8 @@ class KafkaReader(ReaderBase):
             return self._admin
 
     def status(self) -> BusStatus:
-        if self._closed or not self._thread.is_alive() or self._inbox.failures.stopped:
+        # A fatal client error ends the consumer for good, as it does a writer's producer.
+        if self._closed or self._errors.fatal or not self._thread.is_alive() or self._inbox.stopped:
             return BusStatus.CLOSED
         return BusStatus.OPEN
 
@@ -213,6 +216,16 @@ class KafkaReader(ReaderBase):
         if self._thread.is_alive():
             if self._thread is not threading.current_thread():
                 self._thread.join(_CLOSE_TIMEOUT)
+                if self._thread.is_alive():
+                    progress = self._inbox.progress()
+                    _log.logger().warning(
+                        "the reader on %s did not commit and leave its group within %.0f s; not waiting for it "
+                        "(%d message(s) taken in but unread are left to the group's next reader; "
+                        "offsets finished since the last commit may be read again)",
+                        self._topic,
+                        _CLOSE_TIMEOUT,
+                        progress.queued,
+                    )
         elif self._thread.ident is None:
             # Never started: close the consumer here.
             self._consumer.close()
@@ -221,7 +234,7 @@ class KafkaReader(ReaderBase):
 
     def _run(self) -> None:
         consumer = self._consumer
-        inbox = self._inbox
+        inbox = self._inbox.feed
         resume_at = max(1, inbox.capacity // 2)
         lag_at = 0.0
         while not self._stop.is_set():
@@ -265,11 +278,19 @@ class KafkaReader(ReaderBase):
                 if time.monotonic() >= lag_at:
                     self._measure_backlog(consumer)
                     lag_at = time.monotonic() + _LAG_INTERVAL
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     break
-                _log.logger().exception("reader on %s hit an error; going on", self._topic)
-                time.sleep(_CONSUME_TIMEOUT)
+                # The same error comes back every loop while its cause lasts: one line per window.
+                self._loop_errors.log(
+                    logging.ERROR,
+                    f"{type(exc).__name__}: {_log.normalize(str(exc))}",
+                    "reader on %s hit an error; going on: %s: %s",
+                    self._topic,
+                    type(exc).__name__,
+                    exc,
+                )
+                self._stop.wait(_CONSUME_TIMEOUT)
         try:
             self._store_done()
             # Commits the stored offsets and leaves the group at once.
@@ -284,7 +305,9 @@ class KafkaReader(ReaderBase):
             for msg in messages:
                 err = msg.error()
                 if err is not None:
-                    _log.logger().warning("reader on %s: %s", self._topic, describe(err))
+                    # A persistent consumer error (a missing topic, say) comes back every fetch.
+                    text = describe(err)
+                    self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
             messages = [msg for msg in messages if msg.error() is None]
             if not messages:
                 return
@@ -297,7 +320,7 @@ class KafkaReader(ReaderBase):
         else:
             ends = self._codec.ends(messages)
         self._next_offsets.update(ends)
-        self._inbox.put_raw(messages, self._codec, ends)
+        self._inbox.feed.put(messages, self._codec, ends)
 
     def _measure_backlog(self, consumer: Any) -> None:
         """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O)."""
@@ -310,7 +333,7 @@ class KafkaReader(ReaderBase):
         self._backlog = backlog
 
     def _store_done(self) -> None:
-        done = self._inbox.take_done()
+        done = self._inbox.feed.take_done()
         if not done or not self._commits:
             return
         # A message finished after its partition was revoked (and perhaps given back)
@@ -375,7 +398,7 @@ class KafkaReader(ReaderBase):
         They are not committed, so the new owner reads them from the commit;
         handing them out here as well would only make duplicates (issue 9, defect 8).
         """
-        dropped = self._inbox.forget(partitions)
+        dropped = self._inbox.feed.forget(partitions)
         for partition in partitions:
             self._next_offsets.pop(partition, None)
         if dropped:
