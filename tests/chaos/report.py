@@ -53,6 +53,52 @@ def table(run: Run) -> list[str]:
     return lines
 
 
+#: Short column names of the anomalies in the per-kind table.
+SHORT = {
+    "lost write": "lost",
+    "duplicate": "dup",
+    "poll skip": "skip",
+    "non-monotonic": "back",
+    "stuck reader": "stuck",
+    "hung or leaked": "hung",
+    "wrong record": "record",
+    "broken promise": "promise",
+}
+
+
+def kind_figures(run: Run) -> dict[str, dict[str, int]]:
+    """Per reader kind: readers (replacements included), deliveries, failed handler calls, and each anomaly."""
+    rec = run.rec
+    out: dict[str, dict[str, int]] = {}
+    kind_of = {rid: r.kind for rid, r in rec.readers.items()}
+    for kind in sorted({*kind_of.values(), *run.findings.by_kind}):
+        out[kind] = {"readers": 0, "deliveries": 0, "failures": 0, **{a: 0 for a in ANOMALIES}}
+    for r in rec.readers.values():
+        out[r.kind]["readers"] += 1
+    for rid, _, _ in rec.deliveries:
+        out[kind_of[rid]]["deliveries"] += 1
+    for rid, _, _ in rec.failures:
+        out[kind_of[rid]]["failures"] += 1
+    for kind, counts in run.findings.by_kind.items():
+        out[kind].update(counts)
+    return out
+
+
+def kind_table(run: Run) -> list[str]:
+    rows = kind_figures(run)
+    width = max([len("kind"), *map(len, rows)])
+    columns = ["readers", "deliveries", "failures", *(SHORT[a] for a in ANOMALIES)]
+    lines = [
+        f"| {'kind'.ljust(width)} | " + " | ".join(columns) + " |",
+        "|" + "-" * (width + 2) + "|" + "|".join("-" * (len(c) + 1) + ":" for c in columns) + "|",
+    ]
+    for kind, f in rows.items():
+        cells = [f"{f['readers']:7d}", f"{f['deliveries']:10d}", f"{f['failures']:8d}"]
+        cells += [f"{f[a]:{len(SHORT[a])}d}" for a in ANOMALIES]
+        lines.append(f"| {kind.ljust(width)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def text_report(run: Run) -> str:
     p, fig = run.plan, figures(run)
     out = [
@@ -61,6 +107,8 @@ def text_report(run: Run) -> str:
         f"{fig['readers_connected']}/{fig['readers_planned']} readers connected, {len(fig['faults'])} faults, "
         f"{len(fig['partitions_added'])} partition additions, drain {fig['drain_seconds']} s",
         *table(run),
+        "per reader kind (a stuck group counts under each kind in it):",
+        *kind_table(run),
     ]
     for anomaly in ANOMALIES:
         for example in run.findings.examples[anomaly]:
@@ -84,6 +132,7 @@ def write_json(run: Run) -> Path:
         "duration": p.duration,
         "replay": replay_command(run),
         "anomalies": run.findings.counts,
+        "by_kind": kind_figures(run),
         "allowed": dict.fromkeys(ANOMALIES, 0),
         "examples": run.findings.examples,
         "figures": figures(run),
