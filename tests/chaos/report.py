@@ -41,6 +41,10 @@ def figures(run: Run) -> dict[str, Any]:
             f"{g.topic} -> {g.partitions} at {rec.rel(g.start)}" if not g.error else f"{g.topic}: {g.error}"
             for g in rec.grows
         ],
+        "failed_handler_calls": len(rec.failures),
+        "given_up": len(rec.gave_up),
+        "dead_letters": sum(len(d) for d in rec.dead.values()),
+        "stops": len(rec.stops),
         "drain_seconds": round((rec.drain_end or 0) - (rec.drain_start or 0), 1),
     }
 
@@ -84,17 +88,17 @@ def kind_figures(run: Run) -> dict[str, dict[str, int]]:
     return out
 
 
-def kind_table(run: Run) -> list[str]:
-    rows = kind_figures(run)
+def kind_table(rows: dict[str, dict[str, int]]) -> list[str]:
+    """A markdown table: one row per reader kind, its readers, deliveries, failed handler calls and anomalies."""
     width = max([len("kind"), *map(len, rows)])
     columns = ["readers", "deliveries", "failures", *(SHORT[a] for a in ANOMALIES)]
+    keys = ["readers", "deliveries", "failures", *ANOMALIES]
     lines = [
         f"| {'kind'.ljust(width)} | " + " | ".join(columns) + " |",
         "|" + "-" * (width + 2) + "|" + "|".join("-" * (len(c) + 1) + ":" for c in columns) + "|",
     ]
-    for kind, f in rows.items():
-        cells = [f"{f['readers']:7d}", f"{f['deliveries']:10d}", f"{f['failures']:8d}"]
-        cells += [f"{f[a]:{len(SHORT[a])}d}" for a in ANOMALIES]
+    for kind, f in sorted(rows.items()):
+        cells = [f"{f[key]:{len(c)}d}" for key, c in zip(keys, columns, strict=True)]
         lines.append(f"| {kind.ljust(width)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -105,10 +109,12 @@ def text_report(run: Run) -> str:
         f"chaos seed={p.seed} nodes={p.nodes} duration={p.duration:g}s: {fig['writes']} writes "
         f"({fig['acknowledged']} acknowledged, {fig['maybe']} maybe), {fig['deliveries']} deliveries, "
         f"{fig['readers_connected']}/{fig['readers_planned']} readers connected, {len(fig['faults'])} faults, "
-        f"{len(fig['partitions_added'])} partition additions, drain {fig['drain_seconds']} s",
+        f"{len(fig['partitions_added'])} partition additions, drain {fig['drain_seconds']} s; handlers failed "
+        f"{fig['failed_handler_calls']} times, {fig['given_up']} dropped or dead-lettered ({fig['dead_letters']} "
+        f"dead letters on the topics), {fig['stops']} stops",
         *table(run),
         "per reader kind (a stuck group counts under each kind in it):",
-        *kind_table(run),
+        *kind_table(kind_figures(run)),
     ]
     for anomaly in ANOMALIES:
         for example in run.findings.examples[anomaly]:
@@ -141,3 +147,25 @@ def write_json(run: Run) -> Path:
     }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def summary_report(runs: list[tuple[int, int, Run]]) -> str:
+    """Several runs: their totals, and the anomalies of every run by kind."""
+    writes = sum(len(run.rec.writes) for _, _, run in runs)
+    acked = sum(figures(run)["acknowledged"] for _, _, run in runs)
+    deliveries = sum(len(run.rec.deliveries) for _, _, run in runs)
+    faults = sum(len(run.rec.faults) for _, _, run in runs)
+    history = sum(run.plan.duration for _, _, run in runs)
+    kinds: dict[str, dict[str, int]] = {}
+    for _, _, run in runs:
+        for kind, f in kind_figures(run).items():
+            row = kinds.setdefault(kind, dict.fromkeys(f, 0))
+            for key, value in f.items():
+                row[key] += value
+    out = [
+        f"summary of {len(runs)} runs ({', '.join(f'seed {s} on {n}' for s, n, _ in runs)}): {history:g} s of history, "
+        f"{writes} writes ({acked} acknowledged), {deliveries} deliveries, {faults} faults, "
+        f"{sum(run.findings.total for _, _, run in runs)} anomalies",
+    ]
+    out += kind_table(kinds)
+    return "\n".join(out)
