@@ -254,7 +254,7 @@ def _reader(
     fail_rate, fail_times, attempts = 0.0, 0, 1
     if policy is not None:
         # Stop: a few stops a run (each one costs a reconnect); the others: a few percent of the payloads.
-        fail_rate = rng.choice((0.0003, 0.001)) if policy == "stop" else rng.choice((0.005, 0.02, 0.05))
+        fail_rate = rng.choice((0.002, 0.005)) if policy == "stop" else rng.choice((0.005, 0.02, 0.05))
         attempts = rng.choice((1, 2, 3)) if policy != "retry" else rng.choice((2, 3))
         fail_times = rng.randint(1, attempts - 1) if policy == "retry" else attempts
     return ReaderPlan(
