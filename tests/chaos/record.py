@@ -94,7 +94,13 @@ class GrowRec:
 
 
 class Recorder:
-    """What the actors report; every list and counter below is changed under ``lock`` (``deliver`` too)."""
+    """What the actors report, from many threads.
+
+    What is read while it is written (``deliveries`` and ``gave_up``, by the drain) and the counters
+    change under ``lock``, through the methods below. The other lists and dicts are only appended to
+    or stored into, which the built-in types make thread-safe themselves (Python's free-threading
+    HOWTO documents it), and read once the actors are done.
+    """
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
