@@ -147,7 +147,8 @@ def make_plan(seed: int, duration: float, nodes: int) -> Plan:
         seed=seed,
         duration=d,
         nodes=nodes,
-        pre_partitions=rng.choice((1, 2, 3)),
+        # Enough partitions that most members of a shared group have one to read (idle ones still occur).
+        pre_partitions=rng.choice((2, 3, 4)),
         writers=tuple(writers),
         readers=tuple(readers),
         faults=tuple(faults),
