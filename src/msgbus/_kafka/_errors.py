@@ -83,10 +83,13 @@ class ErrorWatch:
                 self.unreachable += 1
                 self.last_unreachable = text
             try:
-                if err.fatal():
-                    self.fatal = text
+                fatal = err.fatal()
             except AttributeError:
-                pass
+                fatal = False
+            # librdkafka's error_cb reports a fatal error as _FATAL (the cause in its text),
+            # and that KafkaError's fatal() can be False: the code alone says it.
+            if fatal or name == "_FATAL":
+                self.fatal = text
         self._throttle.log(logging.WARNING, _log.normalize(text), "%s: %s", self._what, text)
 
 

@@ -304,10 +304,16 @@ class KafkaReader(ReaderBase):
         if any(map(_error, messages)):
             for msg in messages:
                 err = msg.error()
-                if err is not None:
-                    # A persistent consumer error (a missing topic, say) comes back every fetch.
-                    text = describe(err)
-                    self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
+                if err is None:
+                    continue
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    # A fatal error comes as an event here, not through error_cb: the watch
+                    # records it (status() closed), and logs it.
+                    self._errors(err)
+                    continue
+                # A persistent consumer error (a missing topic, say) comes back every fetch.
+                text = describe(err)
+                self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
             messages = [msg for msg in messages if msg.error() is None]
             if not messages:
                 return
