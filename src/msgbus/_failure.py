@@ -112,7 +112,8 @@ def check_policy(policy: object, topic: str, check_topic: Callable[[object], Non
                 )
         if policy.max_backoff < policy.backoff:
             raise ConfigError(
-                f"{_FIELD}: Retry max_backoff ({policy.max_backoff!r}) must not be less than backoff ({policy.backoff!r})"
+                f"{_FIELD}: Retry max_backoff ({policy.max_backoff!r}) must not be less than "
+                f"backoff ({policy.backoff!r})"
             )
         if isinstance(policy.then, Retry):
             raise ConfigError(f"{_FIELD}: Retry's then must be Drop(), DeadLetter(topic) or Stop(), not another Retry")

@@ -16,8 +16,11 @@ def test_a_fenced_static_member_reports_closed(buses: BusFactory, topic: str) ->
     first = buses.reader(topic, group_id=group, kafka_settings=settings)
     assert first.status().name == "OPEN"
     second = buses.reader(topic, group_id=group, kafka_settings=settings, connect_timeout=20)
+
     # One of the two is fenced (which one depends on who heartbeats first after the join).
-    statuses = lambda: sorted(bus.status().name for bus in (first, second))  # noqa: E731
+    def statuses() -> list[str]:
+        return sorted(bus.status().name for bus in (first, second))
+
     wait_until(lambda: statuses() == ["CLOSED", "OPEN"], 60, "the fenced reader to report closed")
     fenced = first if first.status().name == "CLOSED" else second
     assert not fenced.healthy()
