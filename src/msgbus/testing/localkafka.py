@@ -38,11 +38,12 @@ from ._broker_props import HOST as HOST
 from ._broker_props import _broker_properties as _broker_properties
 from ._broker_props import _new_cluster_id as _new_cluster_id
 from ._broker_props import _render_properties as _render_properties
-from ._maven import DEFAULT_KAFKA_VERSION, KafkaToolingError, default_kafka_version
+from ._maven import DEFAULT_KAFKA_VERSION, KafkaToolingError
 from ._maven import _java_checked as _java_checked
 from ._maven import _package_text as _package_text
 from ._maven import _require_java as _require_java
 from ._maven import default_cache_dir as default_cache_dir
+from ._maven import default_kafka_version as default_kafka_version
 from ._maven import ensure_jars as ensure_jars
 from ._maven import resolve_with_maven as resolve_with_maven
 from ._processes import MARKER_PROPERTY as MARKER_PROPERTY
