@@ -87,7 +87,7 @@ def test_group_reader_rereads_at_most_the_last_commit_interval(
     seqs = [seq for seq, _ in reads]
     lost, duplicated = lost_and_duplicated(acked, seqs)
     assert lost == 0
-    first_read = {}
+    first_read: dict[int, float] = {}
     for seq, when in reads:
         first_read.setdefault(seq, when)
     twice = [seq for seq, count in collections.Counter(seqs).items() if count > 1]

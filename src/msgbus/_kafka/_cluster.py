@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ._errors import ErrorWatch
+from ._gate import ProduceGate
 
 # How often a doubted cluster id is asked again, and how long one answer may take.
 _LOOK_INTERVAL = 0.5
@@ -62,3 +64,28 @@ class ClusterWatch:
         if not found or found == self.cluster_id:
             return None
         return str(found)
+
+
+def replace_producer(
+    gate: ProduceGate, watch: ClusterWatch, cluster_id: str, new: Callable[[], Any], announce: Callable[[str], None]
+) -> None:
+    """Put a ``new()`` producer behind ``gate`` for the cluster ``cluster_id`` (nothing if the gate closed first).
+
+    The gate waits for produce() calls still in the old producer; ``announce(why)``
+    runs; then the old one's messages, which the old cluster never acknowledged and
+    no cluster will now, are purged: their reports fail them, and it is closed.
+    """
+    producer = new()
+    old = gate.swap(producer)
+    if old is None:  # disconnect() came first: it flushes the producer it has
+        producer.close()
+        return
+    why = (
+        f"the Kafka cluster behind this address was replaced (cluster id {watch.cluster_id}, now {cluster_id}); "
+        "the writer moved to the new one"
+    )
+    watch.cluster_id = cluster_id
+    announce(why)
+    old.purge()
+    old.flush(0)
+    old.close()

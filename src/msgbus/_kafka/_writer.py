@@ -14,12 +14,12 @@ from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError, DeliveryError, FlushError
 from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
-from ._cluster import ClusterWatch
+from ._cluster import ClusterWatch, replace_producer
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._gate import ProduceGate
 from ._health import HealthProbe
 from ._probe import Attempts, probe
-from ._settings import bootstrap_servers, producer_settings
+from ._settings import producer_settings
 from ._topic import TopicState, check_topic, missing_text
 from ._tracked import write_tracked
 
@@ -404,27 +404,16 @@ class KafkaWriter(WriterBase):
                 self._failing = False
 
     def _replace_producer(self, cluster_id: str) -> None:
-        """The cluster at our address is another one now: a new producer for it, the old one's messages failed.
+        """The cluster at our address is another one now (on the report thread): see replace_producer."""
 
-        On the report thread; the gate waits for produce() calls in the old producer before it is closed.
-        """
-        why = (
-            f"the Kafka cluster at {bootstrap_servers(self._cfg)} was replaced "
-            f"(cluster id {self._cluster.cluster_id}, now {cluster_id}); the writer reconnected to the new one"
+        def announce(why: str) -> None:
+            self._replaced = why
+            self._errors.forget_fatal()
+            _log.logger().warning("writer on %s: %s", self._topic, why)
+
+        replace_producer(
+            self._gate, self._cluster, cluster_id, lambda: create_client(Producer, self._settings), announce
         )
-        _log.logger().warning("writer on %s: %s", self._topic, why)
-        producer = create_client(Producer, self._settings)
-        old = self._gate.swap(producer)
-        if old is None:  # disconnect() came first: it flushes the producer it has
-            producer.close()
-            return
-        self._cluster.cluster_id = cluster_id
-        self._replaced = why
-        self._errors.forget_fatal()
-        # Messages the old cluster never acknowledged go nowhere now: their reports say why.
-        old.purge()
-        old.flush(0)
-        old.close()
 
     def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None:
         """Write ``payload`` with Kafka ``headers`` and wait for its acknowledgement, whatever the blocking mode.
