@@ -69,6 +69,11 @@ class ErrorWatch:
         with self._lock:
             return self.all_down and self.unreachable > mark
 
+    def forget_fatal(self) -> None:
+        """The client that had the fatal error was replaced by a new one."""
+        with self._lock:
+            self.fatal = None
+
     def __call__(self, err: Any) -> None:
         text = describe(err)
         name = error_name(err)

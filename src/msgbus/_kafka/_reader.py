@@ -28,6 +28,7 @@ from ._health import HealthProbe
 from ._probe import WAIT_SLICE, Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings
 from ._start import StartPositions
+from ._topic import TopicState, check_topic, missing_text, topic_error
 from ._writer import KafkaWriter
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
@@ -136,17 +137,22 @@ class KafkaReader(ReaderBase):
     def _connect(self, cfg: MsgBusConfig) -> None:
         attempts = Attempts(cfg, self._errors)
         metadata = probe(self._consumer, cfg, attempts)
-        topic = metadata.topics.get(cfg.topic)
-        if topic is not None and topic.error is None:
-            self._starts_at.probed_partitions = set(topic.partitions)
-        elif topic is not None:
-            if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
-            _log.logger().warning("topic %s: %s", cfg.topic, describe(topic.error))
-        self._consumer.subscribe(
-            [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
-        )
-        self._thread.start()
+        error = topic_error(metadata, cfg.topic)
+        if error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(error)}")
+        # A topic the broker refuses (a name colliding with another's, say) fails now, naming
+        # the broker's reason. One that is missing, with auto-creation off, is waited for: the
+        # reader reads it from its first message once it is created (StartPositions._start_of).
+        state, metadata = check_topic(self._consumer, metadata, cfg, self._errors)
+        if state is TopicState.MISSING:
+            _log.logger().warning(
+                "%s; the reader waits for it, and reads it from its first message once it is created",
+                missing_text(cfg.topic),
+            )
+            self._subscribe()
+            return
+        self._starts_at.probed_partitions = set(metadata.topics[cfg.topic].partitions)
+        self._subscribe()
         # connect() returns only once the partitions are assigned and positioned,
         # so that every message written after it returns is read. Waited for in
         # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
@@ -158,6 +164,12 @@ class KafkaReader(ReaderBase):
             if time.monotonic() >= deadline:
                 attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
                 deadline = time.monotonic() + cfg.connect_timeout
+
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        self._thread.start()
 
     # -- the interface -------------------------------------------------------
 
