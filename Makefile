@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration faults test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke chaos dist docs release-check
+.PHONY: help deps venv jars lint typecheck unit integration faults test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke bench-rebalance chaos dist docs release-check
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
 	@echo "make test   - install everything, then lint, type-check and run the whole suite"
 	@echo "make faults - the fault scenarios, ending with a table of lost and duplicated messages"
 	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
+	@echo "make bench-rebalance - what a join and a leave cost a group, per group_protocol"
 	@echo "make chaos  - seeded randomized history check on real brokers (SEED=, DURATION=, NODES=)"
 	@echo "make dist   - build the sdist and wheel into dist/ and run twine check"
 	@echo "make docs   - build the API reference into build/site/ (mkdocs, strict: a warning fails)"
@@ -127,6 +128,12 @@ bench: deps venv jars
 
 bench-smoke: deps venv jars
 	$(PY) -m bench --smoke
+
+# What a join and a leave cost a group under each group_protocol (4 members, 10k msg/s, 8
+# partitions, a fifth joins then leaves): bench/results/rebalance.{md,json,png}. ROUNDS= runs per protocol.
+ROUNDS ?= 3
+bench-rebalance: deps venv jars
+	$(PY) -m bench.rebalance --rounds $(ROUNDS)
 
 demo: deps venv jars
 	$(PY) examples/demo.py
