@@ -4,8 +4,13 @@ Eager ("classic") revokes every partition at every join and leave; the increment
 protocols ("classic-cooperative", "consumer") move only what changes hands. In all of
 them, every message must reach the group at least once. Joins and leaves here are
 clean (connect, disconnect), so each revoke commits what the member finished; what the
-group reads twice is bounded by what members had taken in but not finished when a
-partition moved: at most one message per member per rebalance (docs/rebalances.md).
+group reads twice is what members had taken in but not finished when a partition moved:
+at most one message per member per rebalance (docs/rebalances.md).
+
+Except with "classic-cooperative": librdkafka's commit on revoke is refused
+(ILLEGAL_GENERATION) when the rebalance's second round has already begun, and then the
+new owner reads again what the old one finished since the last periodic commit: at most
+one commit interval's (1 s) worth of the moved partitions' messages per rebalance.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROTOCOLS = ["classic", "classic-cooperative", "consumer"]
 _PARTITIONS = 6
+#: librdkafka's periodic commit (auto.commit.interval.ms in msgbus._kafka._settings).
+_COMMIT_INTERVAL_S = 1.0
 
 
 class Member:
@@ -75,6 +82,7 @@ def test_members_join_and_leave_while_messages_flow(
     members = [Member(buses, topic, group, protocol)]
     everyone = list(members)
     feeder = threading.Thread(target=write, name="test-writer", daemon=True)
+    started = time.monotonic()
     feeder.start()
     rebalances = 1
     # Joins, then leaves, each while messages stream in: three members at most.
@@ -89,6 +97,7 @@ def test_members_join_and_leave_while_messages_flow(
     time.sleep(1.0)
     writing.clear()
     feeder.join(10)
+    rate = len(sent) / (time.monotonic() - started)
     writer.disconnect()  # flushes: every message in ``sent`` is on the broker
 
     def all_read() -> bool:
@@ -102,4 +111,9 @@ def test_members_join_and_leave_while_messages_flow(
     assert not set(sent) - counts.keys()
     duplicates = sum(n - 1 for n in counts.values())
     # At most one message per member per rebalance was taken in, unfinished, when its partition moved.
-    assert duplicates <= 3 * rebalances, f"{duplicates} duplicates over {rebalances} rebalances, {len(sent)} messages"
+    allowed = 3 * rebalances
+    if protocol == "classic-cooperative":
+        allowed += int(rebalances * rate * _COMMIT_INTERVAL_S)
+    assert duplicates <= allowed, (
+        f"{duplicates} duplicates over {rebalances} rebalances ({allowed} allowed), {len(sent)} messages"
+    )
