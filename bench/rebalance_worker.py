@@ -4,7 +4,8 @@
     python -m bench.rebalance_worker read BOOTSTRAP TOPIC GROUP PROTOCOL OUT
 
 A message is "<partition> <sequence>" (the writer picks the partition, round robin).
-The writer writes how many it wrote to OUT; a member writes OUT.ready once connected,
+The writer writes how many it wrote to OUT; a member writes OUT.ready once connected
+(holding when it began to connect),
 then one line "<monotonic time> <partition> <sequence>" per message it read.
 """
 
@@ -67,9 +68,10 @@ def read(bootstrap: str, topic: str, group: str, protocol: str, out: Path) -> No
         offset_reset="earliest",
         connect_timeout=30,
     )
+    started = time.monotonic()
     bus = msgbus.connect(cfg)
     closed = _until_stdin_closes()
-    out.with_suffix(".ready").touch()
+    (out.parent / f"{out.name}.ready").write_text(f"{started:.6f}\n")
     lines: list[str] = []
     read_many = bus.message_read_many
     while not closed.is_set():
