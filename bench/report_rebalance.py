@@ -74,7 +74,7 @@ def chart(results: list[dict[str, Any]], path: Path) -> bool:
         ax.set_title(f"a fifth member {'joins' if event == 'join' else 'leaves'}")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("seconds")
-    axes[0].legend(loc="upper right", fontsize="small")
+    axes[0].legend(loc="upper left", fontsize="small")
     fig.suptitle("Rebalance cost per group_protocol (4 members, 10k msg/s, 8 partitions)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
