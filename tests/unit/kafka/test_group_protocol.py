@@ -80,3 +80,20 @@ def test_consumer_protocol_refuses_settings_the_broker_owns(key: str) -> None:
         make(group_protocol="consumer", kafka_settings={key: 10000})
     # The classic protocol takes them (the member's own session timeout, say).
     make(group_protocol="classic", kafka_settings={key: 10000} if key != "group.protocol.type" else {key: "consumer"})
+
+
+def test_a_refusal_by_the_group_is_explained_once() -> None:
+    from confluent_kafka import KafkaError
+
+    from msgbus._kafka._membership import Membership
+
+    membership = Membership(make(group_protocol="classic-cooperative"), "workers")
+    membership.saw(KafkaError(KafkaError._TRANSPORT))
+    assert membership.refused is None
+    membership.saw(KafkaError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, "JoinGroup failed"))
+    reason = membership.refused
+    assert reason is not None
+    for words in ("'workers'", "INCONSISTENT_GROUP_PROTOCOL", 'group_protocol="classic-cooperative"', "Go msgbus"):
+        assert words in reason
+    membership.saw(KafkaError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, "again"))
+    assert membership.refused == reason
