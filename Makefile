@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration faults compat test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke chaos chaos-long dist docs release-check
+.PHONY: help deps venv jars lint typecheck unit integration faults compat test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke bench-rebalance chaos chaos-long dist docs release-check
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
@@ -16,6 +16,7 @@ help:
 	@echo "make faults - the fault scenarios, ending with a table of lost and duplicated messages"
 	@echo "make compat - the seed contract, behaviour and fault suites on each Kafka of COMPAT_VERSIONS"
 	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
+	@echo "make bench-rebalance - what a join and a leave cost a group, per group_protocol"
 	@echo "make chaos  - seeded randomized history check on real brokers (SEED=, DURATION=, NODES=)"
 	@echo "make chaos-long - the README's 30-minute run: 6 seeds (CHAOS_SEEDS=), 150 s each on 1 and on 3 nodes"
 	@echo "make dist   - build the sdist and wheel into dist/ and run twine check"
@@ -160,6 +161,12 @@ bench: deps venv jars
 
 bench-smoke: deps venv jars
 	$(PY) -m bench --smoke
+
+# What a join and a leave cost a group under each group_protocol (4 members, 10k msg/s, 8
+# partitions, a fifth joins then leaves): bench/results/rebalance.{md,json,png}. ROUNDS= runs per protocol.
+ROUNDS ?= 3
+bench-rebalance: deps venv jars
+	$(PY) -m bench.rebalance --rounds $(ROUNDS)
 
 demo: deps venv jars
 	$(PY) examples/demo.py

@@ -94,6 +94,8 @@ PRODUCER_SETTINGS: dict[str, Any] = {
 BLOCKING_PRODUCER_SETTINGS: dict[str, Any] = {"linger.ms": 0}
 NONBLOCKING_PRODUCER_SETTINGS: dict[str, Any] = {"linger.ms": 5, "delivery.report.only.error": True}
 CONSUMER_SETTINGS: dict[str, Any] = {
+    "group.protocol": "classic",
+    "partition.assignment.strategy": "range,roundrobin",
     "session.timeout.ms": 10000,
     "enable.auto.commit": False,  # a reader without a group_id commits nothing
     "enable.auto.offset.store": False,

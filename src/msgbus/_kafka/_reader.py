@@ -25,8 +25,9 @@ from .._errors import BusClosedError, ConnectError
 from .._reading.item import Item, items_of
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
+from ._membership import Membership
 from ._probe import WAIT_SLICE, Attempts, probe
-from ._settings import admin_settings, bootstrap_servers, consumer_settings
+from ._settings import admin_settings, bootstrap_servers, consumer_settings, incremental
 from ._start import StartPositions
 from ._topic import TopicState, check_topic, missing_text, topic_error
 from ._writer import KafkaWriter
@@ -97,6 +98,8 @@ class KafkaReader(ReaderBase):
         # A named group shares work and resumes where it left off, so it commits;
         # a private group ("" group_id) is never resumed, so committing is pointless.
         self._commits = bool(cfg.group_id)
+        # Rebalances hand over only what changed (cooperative-sticky, KIP-848), not the whole assignment.
+        self._incremental = incremental(cfg)
         group_id = cfg.group_id or f"msgbus-{cfg.topic}-{uuid.uuid4().hex}"
         # partition -> offset after the last message this reader took in (or where it
         # was started, before any): where a private group resumes after a rebalance.
@@ -113,6 +116,7 @@ class KafkaReader(ReaderBase):
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
         self._loop_errors = _log.Throttle()
+        self._membership = Membership(cfg, group_id)
         self._codec = _MessageCodec(cfg.topic)
         self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
@@ -159,15 +163,22 @@ class KafkaReader(ReaderBase):
         deadline = time.monotonic() + cfg.connect_timeout
         while not self._assigned.wait(WAIT_SLICE):
             _cancel.check()
+            if self._membership.refused is not None:
+                # The group's members cannot meet this reader's protocol: retrying cannot change that.
+                raise ConnectError(self._membership.refused)
             if not self._thread.is_alive():
                 raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
             if time.monotonic() >= deadline:
-                attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
+                # librdkafka says only in its debug log that a broker lacks KIP-848's API.
+                hint = (
+                    ' (group_protocol="consumer" needs Kafka 4.0 or later)' if cfg.group_protocol == "consumer" else ""
+                )
+                attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s{hint}")
                 deadline = time.monotonic() + cfg.connect_timeout
 
     def _subscribe(self) -> None:
         self._consumer.subscribe(
-            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         self._thread.start()
 
@@ -318,6 +329,7 @@ class KafkaReader(ReaderBase):
                 err = msg.error()
                 if err is None:
                     continue
+                self._membership.saw(err)
                 if err.fatal() or err.code() == KafkaError._FATAL:
                     # A fatal error comes as an event here, not through error_cb: the watch
                     # records it (status() closed), and logs it.
@@ -372,31 +384,49 @@ class KafkaReader(ReaderBase):
 
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
+    # Eager ("classic"): every rebalance revokes the whole assignment, then assigns the
+    # whole new one. Incremental: the callbacks get only the partitions that move; the
+    # rest stay assigned, and go on fetching (or stay paused) meanwhile. In both,
+    # ``_partitions`` is what is assigned now, and ``_paused`` is True only while every
+    # assigned partition is paused.
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         positioned = self._starts_at.position(consumer, partitions)
-        consumer.assign(positioned)
+        if self._incremental:
+            consumer.incremental_assign(positioned)
+        else:
+            consumer.assign(positioned)
         if positioned:
             # librdkafka keeps a partition's pause across a revoke and a new assign: one
             # paused while the inbox was full would never fetch again (issue 9, defect 1).
             # The loop pauses again if the inbox is still full.
             consumer.resume(positioned)
+            if self._incremental and self._paused:
+                # The partitions kept are paused (the inbox is full): the new ones wait with
+                # them, and the loop resumes all of them together.
+                consumer.pause(positioned)
         self._starts_at.commit_fresh_starts(consumer)
-        self._partitions = sorted(tp.partition for tp in positioned)
+        gained = {tp.partition for tp in positioned}
+        self._partitions = sorted(gained.union(self._partitions) if self._incremental else gained)
         for tp in positioned:
             if tp.offset >= 0:
                 self._assigned_at[tp.partition] = tp.offset
                 self._next_offsets.setdefault(tp.partition, tp.offset)
-        self._paused = False
+        if not self._incremental:
+            self._paused = False
+        # Incremental: a member joining a group whose partitions are all owned gets
+        # nothing at first (they are revoked from their owners, then assigned in a
+        # second round); it is in the group, and connect() may return.
         self._assigned.set()
         _log.logger().info(
-            "reader on %s assigned %s",
+            "reader on %s assigned %s%s",
             self._topic,
             {tp.partition: tp.offset for tp in positioned},
+            f", now owns {self._partitions}" if self._incremental else "",
         )
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        self._partitions = []
-        revoked = [tp.partition for tp in partitions]
+        revoked = self._unassigned(partitions)
         if self._commits:
             self._forget(revoked)
         # Commit what the application finished, so the next owner starts there.
@@ -409,6 +439,28 @@ class KafkaReader(ReaderBase):
                     _log.logger().warning("commit on revoke for %s: %s", self._topic, describe(exc.args[0]))
         for partition in revoked:
             self._assigned_at.pop(partition, None)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        """The group went on without this member (its session ran out): the partitions are another's already.
+
+        Their queued messages are left to the new owner, as on a revoke; a commit
+        would be refused (this member is no longer of the group's generation), so
+        none is tried. What was finished and not yet committed is read again.
+        """
+        lost = self._unassigned(partitions)
+        _log.logger().warning(
+            "reader on %s lost partitions %s: the group reassigned them without this member", self._topic, lost
+        )
+        if self._commits:
+            self._forget(lost)
+        for partition in lost:
+            self._assigned_at.pop(partition, None)
+
+    def _unassigned(self, partitions: list[Any]) -> list[int]:
+        """Take ``partitions`` out of ``_partitions``; their numbers (the librdkafka fallback unassigns them)."""
+        gone = sorted({tp.partition for tp in partitions})
+        self._partitions = [p for p in self._partitions if p not in gone]
+        return gone
 
     def _forget(self, partitions: Collection[int]) -> None:
         """A named group's revoked partitions: their queued, unread messages are left to the new owner.

@@ -12,7 +12,9 @@ import pytest
 from confluent_kafka import KafkaError, Message
 from reading_support import WAIT, Collector, Gate, InThread, gather_done, items, kafka_batch, run_of, wait_until
 
+import msgbus
 from msgbus import _log
+from msgbus._kafka._membership import Membership
 from msgbus._kafka._reader import KafkaReader, _MessageCodec
 from msgbus._reading.inbox import Inbox
 
@@ -267,6 +269,7 @@ def consumer_thread(inbox: Inbox, partitions: list[int]) -> Any:
         _inbox=inbox,
         _partitions=partitions,
         _loop_errors=_log.Throttle(),
+        _membership=Membership(msgbus.MsgBusConfig(topic="t", direction=msgbus.BusReader), "g"),
     )
 
 
