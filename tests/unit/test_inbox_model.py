@@ -3,7 +3,7 @@
 Hypothesis drives puts, reads (finished at once, or later as iteration and
 msgbus.aio do), reads with a timeout, callbacks registered and unregistered,
 rebalances (forget), commits (take_done) and close. The model is a plain list
-per inbox; the invariants are the README's promises:
+per inbox; the invariants are the promises of docs/behaviour.md and docs/reliability.md:
 
 - a message reaches the application at most once, except a message of a
   revoked partition that was not committed yet (its new owner reads it again);
