@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration faults compat test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke bench-rebalance chaos chaos-long dist docs release-check
+.PHONY: help deps venv jars lint typecheck unit test-fast integration faults compat test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke bench-rebalance chaos chaos-long dist docs release-check
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
 	@echo "make test   - install everything, then lint, type-check and run the whole suite"
+	@echo "make test-fast - the edit-test loop: unit tests and the behaviour suite on the in-process bus and MockKafka"
 	@echo "make faults - the fault scenarios, ending with a table of lost and duplicated messages"
 	@echo "make compat - the seed contract, behaviour and fault suites on each Kafka of COMPAT_VERSIONS"
 	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
@@ -50,6 +51,11 @@ typecheck: venv
 
 unit: venv
 	$(PYTEST) tests/unit
+
+# The edit-test loop (about 2 minutes, no Java): the unit tests, and the behaviour suite on the
+# in-process bus and librdkafka's mock cluster (its real-broker class is marked integration).
+test-fast: venv
+	$(PYTEST) -q tests/unit tests/behaviour -m "not integration"
 
 integration: jars
 	$(PYTEST) tests/integration
@@ -154,7 +160,7 @@ test: deps venv jars lint typecheck docs dist $(TEST_INTEROP)
 	$(PYTEST) tests/chaos
 	$(MAKE) bench-smoke
 
-# Benchmarks (bench/): the full run writes bench/results/{results.md,chart.png};
+# Benchmarks (bench/): the full run writes bench/results/ (results.md, results.json, the charts);
 # the smoke run takes seconds, checks no target, and keeps the benchmarks from rotting.
 bench: deps venv jars
 	$(PY) -m bench

@@ -7,6 +7,7 @@ writes bench/results/profile-read.txt and profile-write.txt (self time per funct
 from __future__ import annotations
 
 import collections
+import json
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from msgbus.testing import LocalKafka
 
-from .run import PERF_JVM_FLAGS, RESULTS, prefill
+from .common import PERF_JVM_FLAGS, RESULTS
+from .measure import prefill
 
 N = 1_000_000
 
@@ -37,42 +39,48 @@ def _summary(raw: Path, top: int = 25) -> list[str]:
     return out
 
 
-def main() -> int:
+def _profile(kind: str, systems: tuple[str, ...], args: str, tmp: Path) -> list[str]:
+    """Each system's worker of ``kind`` under py-spy: its result line and the summary of its samples."""
     py_spy = Path(sys.executable).with_name("py-spy")
-    report: list[str] = [
-        "py-spy samples (--threads, 1000 Hz) of the read workers, reading",
-        f"{N:,} 100-byte messages from a filled topic. Idle waits are not sampled.",
-        "",
-    ]
+    lines: list[str] = []
+    for system in systems:
+        out = tmp / f"{kind}-{system}.txt"
+        cmd = [str(py_spy), "record", "-r", "1000", "--threads", "-f", "raw", "-o", str(out), "--"]
+        cmd += [sys.executable, "-m", "bench.workers", kind, system, args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        result = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+        lines += [f"=== {system}: {result}", *_summary(out), ""]
+    return lines
+
+
+def main() -> int:
     with LocalKafka(jvm_flags=PERF_JVM_FLAGS, heap_mb=1024) as kafka, tempfile.TemporaryDirectory() as tmp:
+        bootstrap = kafka.bootstrap_servers
         kafka.create_topic("profile-src")
-        prefill(kafka.bootstrap_servers, "profile-src", N + 10, 100)
-        for system in ("raw", "msgbus_read", "msgbus_cb"):
-            out = Path(tmp) / f"{system}.txt"
-            args = f'{{"bootstrap": "{kafka.bootstrap_servers}", "topic": "profile-src", "n": {N}}}'
-            cmd = [str(py_spy), "record", "-r", "1000", "--threads", "-f", "raw", "-o", str(out), "--"]
-            cmd += [sys.executable, "-m", "bench.workers", "read", system, args]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-            result = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
-            report += [f"=== {system}: {result}", *_summary(out), ""]
-        (RESULTS / "profile-read.txt").write_text("\n".join(report) + "\n")
-        report = [
+        prefill(bootstrap, "profile-src", N + 10, 100)
+        read = [
+            "py-spy samples (--threads, 1000 Hz) of the read workers, reading",
+            f"{N:,} 100-byte messages from a filled topic. Idle waits are not sampled.",
+            "",
+        ]
+        read += _profile(
+            "read",
+            ("raw", "msgbus_read", "msgbus_cb"),
+            json.dumps({"bootstrap": bootstrap, "topic": "profile-src", "n": N}),
+            Path(tmp),
+        )
+        (RESULTS / "profile-read.txt").write_text("\n".join(read) + "\n")
+        kafka.create_topic("profile-write")
+        write = [
             "py-spy samples (--threads, 1000 Hz) of the NonBlocking write workers,",
             f"writing {N:,} 100-byte messages and flushing. Idle waits are not sampled.",
             "",
         ]
-        kafka.create_topic("profile-write")
-        for system in ("raw", "msgbus"):
-            out = Path(tmp) / f"write-{system}.txt"
-            args = f'{{"bootstrap": "{kafka.bootstrap_servers}", "topic": "profile-write", "n": {N}, "size": 100}}'
-            cmd = [str(py_spy), "record", "-r", "1000", "--threads", "-f", "raw", "-o", str(out), "--"]
-            cmd += [sys.executable, "-m", "bench.workers", "write_nb", system, args]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-            result = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
-            report += [f"=== {system}: {result}", *_summary(out), ""]
-        (RESULTS / "profile-write.txt").write_text("\n".join(report) + "\n")
-    print((RESULTS / "profile-read.txt").read_text())
-    print("\n".join(report))
+        args = json.dumps({"bootstrap": bootstrap, "topic": "profile-write", "n": N, "size": 100})
+        write += _profile("write_nb", ("raw", "msgbus"), args, Path(tmp))
+        (RESULTS / "profile-write.txt").write_text("\n".join(write) + "\n")
+    print("\n".join(read))
+    print("\n".join(write))
     return 0
 
 

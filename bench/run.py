@@ -2,7 +2,7 @@
 
 Each comparison runs its systems interleaved (A B C A B C ...) for several
 rounds after an untimed warm-up of each; the report gives medians and ratios.
-Every measurement runs in a process of its own (bench/workers.py, the Go
+Every measurement runs in a process of its own (bench/workers/, the Go
 program, Kafka's Java tools).
 """
 
@@ -13,218 +13,48 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from confluent_kafka import Producer
+from typing import Any, TypeVar
 
 from msgbus.testing import LocalKafka
 
-from . import report, tools
+from . import report, scale, tools
+from .common import FULL, PERF_JVM_FLAGS, RESULTS, SMOKE, Group, Sizes
+from .measure import latency_pair, prefill, run_group, worker
 
-RESULTS = Path(__file__).resolve().parent / "results"
-#: Full JIT for the broker (LocalKafka's default stops at C1 for a fast start).
-PERF_JVM_FLAGS = ("-XX:+UseSerialGC", "-Xss512k", "-Djava.awt.headless=true")
-_WORKER_TIMEOUT = 600
-
-Measure = Callable[[int], dict[str, Any]]
+T = TypeVar("T")
 
 
-@dataclass
-class Sizes:
-    rounds: int
-    nb: int  # NonBlocking writes of 100 B (1 KB: half)
-    blocking: int  # Blocking writes on the fast paths
-    blocking_slow: int  # on the default-settings paths (~5 ms each)
-    read: int  # reads by the slow systems (kafka-python, aiokafka, Go)
-    read_fast: int  # by msgbus, raw and Java: a second or more each, so that the ratios are not noise
-    latency_seconds: float
-    memory: int
-    warmup_divisor: int
-    scale_rounds: int  # for the scalings (bench/scale.py), which check no target
-    cli: int  # lines of the CLI write
+def _once(find: Callable[[], T]) -> Callable[[], T]:
+    """``find`` called at most once: later calls give its result, or raise its ToolMissing again."""
+    found: list[T | tools.ToolMissing] = []
 
-
-FULL = Sizes(
-    rounds=5,
-    nb=400_000,
-    blocking=2_000,
-    blocking_slow=300,
-    read=300_000,
-    read_fast=1_000_000,
-    latency_seconds=3.0,
-    memory=1_000_000,
-    warmup_divisor=10,
-    scale_rounds=3,
-    cli=100_000,
-)
-SMOKE = Sizes(
-    rounds=1,
-    nb=2_000,
-    blocking=50,
-    blocking_slow=10,
-    read=2_000,
-    read_fast=2_000,
-    latency_seconds=0.3,
-    memory=10_000,
-    warmup_divisor=0,
-    scale_rounds=1,
-    cli=200,
-)
-
-
-@dataclass
-class Group:
-    """One comparison: systems measured interleaved, round after round."""
-
-    name: str
-    title: str
-    unit: str
-    systems: dict[str, Measure] = field(default_factory=dict)
-    rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    n_rounds: int | None = None  # instead of Sizes.rounds
-
-
-def worker(kind: str, system: str, **args: Any) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.workers", kind, system, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=_WORKER_TIMEOUT,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} {system} failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    if "skipped" in result:
-        # The system does not exist here (yet): reported as n/a, not a failure.
-        raise tools.ToolMissing(str(result["skipped"]))
-    return result
-
-
-def latency_pair(system: str, bootstrap: str, topic: str, rate: int, n: int) -> dict[str, Any]:
-    """A reader process (callback) and a writer process at ``rate`` msg/s."""
-    cwd = Path(__file__).resolve().parent.parent
-    args = json.dumps({"bootstrap": bootstrap, "topic": topic, "n": n, "rate": rate})
-    reader = subprocess.Popen(
-        [sys.executable, "-m", "bench.workers", "latency_reader", system, args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-    )
-    try:
-        assert reader.stdout is not None
-        line = reader.stdout.readline()
-        if line.strip() != "READY":
-            raise RuntimeError(
-                f"latency reader {system} did not start: {line}{reader.stderr.read() if reader.stderr else ''}"
-            )
-        worker("latency_writer", system, bootstrap=bootstrap, topic=topic, n=n, rate=rate)
-        out, err = reader.communicate(timeout=_WORKER_TIMEOUT)
-        if reader.returncode != 0:
-            raise RuntimeError(f"latency reader {system} failed: {err[-3000:]}")
-        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        return result
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait()
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def run_group(group: Group, sizes: Sizes, log: Callable[[str], None]) -> None:
-    systems = dict(group.systems)
-    if sizes.warmup_divisor:
-        for name, measure in list(systems.items()):
+    def get() -> T:
+        if not found:
             try:
-                measure(sizes.warmup_divisor)
+                found.append(find())
             except tools.ToolMissing as exc:
-                group.skipped[name] = str(exc)
-                del systems[name]
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                group.skipped[name] = f"FAILED in the warm-up: {str(exc).strip().splitlines()[-1][:300]}"
-                log(f"  {group.name} warm-up {name}: {group.skipped[name]}")
-                del systems[name]
-    for round_no in range(group.n_rounds or sizes.rounds):
-        for name, measure in systems.items():
-            if name in group.skipped:
-                continue
-            try:
-                result = measure(1)
-            except tools.ToolMissing as exc:
-                group.skipped[name] = str(exc)
-                continue
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                # One broken measurement (the tree is shared, and edited while a run lasts)
-                # must not throw away the rest of a 25-minute run: reported, and not retried.
-                group.skipped[name] = f"FAILED in round {round_no + 1}: {str(exc).strip().splitlines()[-1][:300]}"
-                log(f"  {group.name} round {round_no + 1} {name}: {group.skipped[name]}")
-                continue
-            group.rounds.setdefault(name, []).append(result)
-            shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
-            log(f"  {group.name} round {round_no + 1} {name}: {shown}")
+                found.append(exc)
+        if isinstance(found[0], tools.ToolMissing):
+            raise tools.ToolMissing(str(found[0]))
+        return found[0]
 
-
-def prefill(bootstrap: str, topic: str, n: int, size: int, partitions: int | None = None) -> None:
-    """``n`` messages of ``size`` bytes in ``topic``, where librdkafka puts them or spread over ``partitions``."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
-    data = b"r" * size
-    for i in range(n):
-        # -1: librdkafka's partitioner chooses (produce()'s own default).
-        partition = -1 if partitions is None else i % partitions
-        while True:
-            try:
-                producer.produce(topic, data, partition=partition)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
-    if producer.flush(300) != 0:
-        raise RuntimeError("prefill did not complete")
+    return get
 
 
 def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
     bootstrap = kafka.bootstrap_servers
 
     # Tools that may be missing here: each system reports itself skipped instead of failing the run.
-    go_state: dict[str, Any] = {}
-    tools_state: dict[str, Any] = {}
+    go_binary = _once(tools.go_binary)
+    java_lib = _once(tools.kafka_tools_lib)
 
     def go(mode: str, topic: str, **flags: Any) -> dict[str, Any]:
-        if "binary" not in go_state:
-            try:
-                go_state["binary"] = tools.go_binary()
-            except tools.ToolMissing as exc:
-                go_state["binary"] = exc
-        binary = go_state["binary"]
-        if isinstance(binary, Exception):
-            raise tools.ToolMissing(str(binary))
-        return tools.go_run(binary, mode, bootstrap, topic, **flags)
-
-    def java_lib() -> Path:
-        if "lib" not in tools_state:
-            try:
-                tools_state["lib"] = tools.kafka_tools_lib()
-            except tools.ToolMissing as exc:
-                tools_state["lib"] = exc
-        lib = tools_state["lib"]
-        if isinstance(lib, Exception):
-            raise tools.ToolMissing(str(lib))
-        assert isinstance(lib, Path)
-        return lib
+        return tools.go_run(go_binary(), mode, bootstrap, topic, **flags)
 
     groups: list[Group] = []
 
@@ -406,8 +236,6 @@ def main(argv: list[str] | None = None) -> int:
 
         run_all(groups)
         if not opts.only or "scale" in opts.only.split(","):
-            from . import scale
-
             groups += scale.run_scaling(kafka, sizes, run_all, log)
         go_info: dict[str, str] = {}
         with contextlib.suppress(tools.ToolMissing):

@@ -1,7 +1,7 @@
 """How cost grows (issue 11): message size, readers in a group, a 3-node cluster, partitions, backlog.
 
 Each scaling is a set of Groups that bench.run measures as it does the others
-(interleaved rounds, a fresh process per measurement); bench.report_scale turns
+(interleaved rounds, a fresh process per measurement); bench/report/scaling.py turns
 them into tables and charts. The extra brokers (a 3-node cluster, and a broker
 whose group join waits for every reader) are started here and stopped after use.
 """
@@ -15,26 +15,27 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from msgbus.testing import LocalKafka
 
-from .run import _WORKER_TIMEOUT, PERF_JVM_FLAGS, Group, Sizes, prefill, worker
+from .common import (
+    BACKLOGS,
+    BYTES_PER_ROUND,
+    PARTITIONS,
+    PERF_JVM_FLAGS,
+    READERS,
+    ROOT,
+    SIZES,
+    WORKER_TIMEOUT,
+    Group,
+    Sizes,
+    size_label,
+)
+from .measure import prefill, worker
 
-ROOT = Path(__file__).resolve().parent.parent
-#: Message sizes of the size scaling, and the bytes each write or read moves (counts capped at Sizes.nb).
-SIZES = (10, 100, 1024, 10 * 1024, 100 * 1024, 900 * 1024)
-BYTES_PER_ROUND = 200_000_000
-READERS = (1, 2, 4)
-PARTITIONS = (1, 16, 128)
-BACKLOGS = (1_000, 10_000, 100_000, 1_000_000)
 # A 900 KB message with its batch overhead needs more than the 1 MB defaults.
 BIG_MESSAGES = {"message.max.bytes": 2_000_000, "replica.fetch.max.bytes": 2_000_000}
-
-
-def size_label(size: int) -> str:
-    return f"{size // 1024} KB" if size >= 1024 else f"{size} B"
 
 
 def _count(size: int, sizes: Sizes) -> int:
@@ -94,7 +95,7 @@ def _group_read(bootstrap: str, topic: str, readers: int, total: int, idle: floa
     try:
         results = []
         for proc in procs:
-            out, err = proc.communicate(timeout=_WORKER_TIMEOUT)
+            out, err = proc.communicate(timeout=WORKER_TIMEOUT)
             if proc.returncode != 0:
                 raise RuntimeError(f"group reader failed: {err[-3000:]}")
             results.append(json.loads(out.strip().splitlines()[-1]))

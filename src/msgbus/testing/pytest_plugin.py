@@ -8,11 +8,17 @@ Installing msgbus gives every pytest suite these fixtures:
 - ``msgbus_memory``: a fresh in-process bus (``MemoryBus``) per test;
 - ``msgbus_topic``: a topic name of the test's own.
 
-With pytest-asyncio installed and ``asyncio_default_fixture_loop_scope`` left unset, pytest-asyncio
-warns in every suite, msgbus's fixtures or not. The plugin then sets that option to
-``"fixture-scope"``, the value that pytest-asyncio names for keeping its current behaviour, so a
-suite run with ``-W error`` passes and nothing about the user's async fixtures changes. A value
-the user set (in a config file or with ``-o``) is left alone.
+The plugin defines fixtures and nothing else: no hooks, no options, no settings of pytest or of
+other plugins, so a suite that uses none of them runs exactly as it would without msgbus. Loading
+it imports no Kafka client; a fixture imports what it needs when a test asks for it.
+
+pytest-asyncio (1.x) warns in every suite that leaves ``asyncio_default_fixture_loop_scope``
+unset, with or without msgbus, and a suite run with ``-W error`` fails on that warning. The
+fixtures here are synchronous, so any value suits them; the one line that silences the warning,
+in the suite's ``pytest.ini`` under ``[pytest]`` (or ``[tool.pytest.ini_options]`` of
+``pyproject.toml``), is::
+
+    asyncio_default_fixture_loop_scope = function
 """
 
 from __future__ import annotations
@@ -20,33 +26,23 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .localkafka import LocalKafka
-from .memorybus import MemoryBus
-from .mockkafka import MockKafka
+if TYPE_CHECKING:
+    from .localkafka import LocalKafka
+    from .memorybus import MemoryBus
+    from .mockkafka import MockKafka
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9._-]+")
-_LOOP_SCOPE = "asyncio_default_fixture_loop_scope"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """Before pytest-asyncio checks its options: give an unset fixture loop scope its current meaning."""
-    asyncio_plugin = config.pluginmanager.get_plugin("asyncio")
-    if asyncio_plugin is None or config.getini(_LOOP_SCOPE):
-        return
-    # pytest-asyncio versions that define "fixture-scope" accept it; older ones reject it as a scope.
-    keep_current = getattr(asyncio_plugin, "_MATCH_FIXTURE_SCOPE", None)
-    if isinstance(keep_current, str):
-        # pytest has no public setter for a configuration value; getini reads this cache first.
-        config._inicache[_LOOP_SCOPE] = keep_current
 
 
 @pytest.fixture(scope="session")
 def msgbus_kafka() -> Iterator[LocalKafka]:
     """A single-node Apache Kafka for the whole session (needs Java; jars come from Maven Central)."""
+    from .localkafka import LocalKafka
+
     broker = LocalKafka()
     broker.start()
     try:
@@ -58,6 +54,8 @@ def msgbus_kafka() -> Iterator[LocalKafka]:
 @pytest.fixture
 def msgbus_mock_kafka() -> Iterator[MockKafka]:
     """librdkafka's in-process mock cluster; ``.config(topic, direction)`` makes a single-partition topic."""
+    from .mockkafka import MockKafka
+
     with MockKafka() as mock:
         yield mock
 
@@ -65,6 +63,8 @@ def msgbus_mock_kafka() -> Iterator[MockKafka]:
 @pytest.fixture
 def msgbus_memory() -> Iterator[MemoryBus]:
     """A fresh in-process bus; every bus opened through it is disconnected after the test."""
+    from .memorybus import MemoryBus
+
     with MemoryBus() as memory:
         yield memory
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import subprocess
+import sys
+
 import pytest
+
+import msgbus.testing
+from msgbus.testing import pytest_plugin
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -38,6 +46,7 @@ def test_a_users_suite_uses_the_in_process_bus(pytester: pytest.Pytester) -> Non
             msgbus.MsgBusConfig(topic=msgbus_topic, direction=msgbus.BusReader).validate()
         """
     )
+    pytester.makeini(f"[pytest]\n{documented_ini_line()}\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
 
@@ -51,8 +60,8 @@ _ASYNC_SUITE = """
     import msgbus
     from msgbus import aio
 
-    @pytest_asyncio.fixture(scope="module")
-    async def module_loop():
+    @pytest_asyncio.fixture
+    async def running_loop():
         return asyncio.get_running_loop()
 
     def test_in_process(msgbus_memory, msgbus_topic):
@@ -60,10 +69,9 @@ _ASYNC_SUITE = """
         msgbus_memory.writer(msgbus_topic).message_write("hello")
         assert reader.message_read(timeout=5) == "hello"
 
-    @pytest.mark.asyncio(loop_scope="module")
-    async def test_async(msgbus_memory, msgbus_topic, module_loop):
-        # Unset, pytest-asyncio gives a module fixture the module's loop: the plugin keeps that.
-        assert asyncio.get_running_loop() is module_loop
+    @pytest.mark.asyncio
+    async def test_async(msgbus_memory, msgbus_topic, running_loop):
+        assert asyncio.get_running_loop() is running_loop
         cfg = msgbus_memory.config(msgbus_topic, msgbus.BusWriter)
         bus = await aio.connect(cfg)
         await bus.message_write("from a task")
@@ -72,24 +80,77 @@ _ASYNC_SUITE = """
 """
 
 
-def test_a_users_suite_gets_no_warnings_from_the_plugin(pytester: pytest.Pytester) -> None:
-    """With pytest-asyncio installed and its loop scope unset by the user, `-W error` still passes."""
+def documented_ini_line() -> str:
+    """The one ini line the plugin's docstring (and so the API reference) tells a user to add."""
+    lines = [line.strip() for line in (pytest_plugin.__doc__ or "").splitlines()]
+    found = [line for line in lines if line.startswith("asyncio_default_fixture_loop_scope =")]
+    assert len(found) == 1, "the plugin's docstring must give the ini line exactly once"
+    return found[0]
+
+
+def test_with_the_documented_ini_line_a_users_async_suite_has_no_warnings(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_asyncio")
+    pytester.makeini(f"[pytest]\n{documented_ini_line()}\n")
     pytester.makepyfile(_ASYNC_SUITE)
-    # No config file: the user's suite sets nothing, asyncio_default_fixture_loop_scope included.
-    assert not list(pytester.path.glob("*.ini")) and not list(pytester.path.glob("*.toml"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=2, warnings=0)
     assert "Warning" not in result.stdout.str() + result.stderr.str()
 
 
-def test_a_loop_scope_the_user_set_is_kept(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("pytest_asyncio")
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+_PROBE_SUITE = """
+    def test_probe(pytestconfig):
+        # What pytest-asyncio reads at start-up, and every plugin's hooks beyond pytest's own.
+        print("LOOP_SCOPE", repr(pytestconfig.getini("asyncio_default_fixture_loop_scope")))
+"""
+
+
+def _run_probe(pytester: pytest.Pytester, *args: str) -> tuple[list[str], list[str]]:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-W", "default", *args)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*asyncio_default_fixture_loop_scope=function*"])
+    out = result.stdout.lines
+    warnings = sorted(line.strip() for line in out + result.stderr.lines if "Warning" in line)
+    return [line[line.index("LOOP_SCOPE") :] for line in out if "LOOP_SCOPE" in line], warnings
+
+
+def test_a_suite_without_its_fixtures_runs_as_without_msgbus(pytester: pytest.Pytester) -> None:
+    """The same settings and the same warnings (pytest-asyncio's included) with the plugin and without it."""
+    pytester.makepyfile(_PROBE_SUITE)
+    with_plugin = _run_probe(pytester)
+    without = _run_probe(pytester, "-p", "no:msgbus")
+    assert with_plugin == without
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        # Unset stays unset, and pytest-asyncio's own warning about it is the user's to see.
+        assert with_plugin[0] == ["LOOP_SCOPE None"]
+        assert any("asyncio_default_fixture_loop_scope" in line for line in with_plugin[1])
+
+
+def test_the_plugin_is_fixtures_only() -> None:
+    hooks = [name for name in vars(pytest_plugin) if name.startswith("pytest_")]
+    assert hooks == [], f"the plugin defines hooks: {hooks}"
+    fixtures = {"msgbus_kafka", "msgbus_mock_kafka", "msgbus_memory", "msgbus_topic"}
+    assert fixtures <= set(vars(pytest_plugin))
+
+
+def test_loading_the_plugin_imports_no_kafka_client() -> None:
+    code = (
+        "import sys, msgbus.testing.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('confluent_kafka', 'msgbus._kafka'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_lazy_names_of_msgbus_testing_still_import() -> None:
+    """msgbus.testing imports its names on first use (so the plugin stays light); each one resolves."""
+    code = (
+        "import json, sys, msgbus.testing as t\n"
+        "before = 'confluent_kafka' in sys.modules\n"
+        "print(json.dumps([before, sorted(n for n in t.__all__ if getattr(t, n) is not None)]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == [False, sorted(msgbus.testing.__all__)]
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        msgbus.testing.NoSuchName  # noqa: B018
 
 
 def test_a_users_suite_uses_the_mock_kafka(pytester: pytest.Pytester) -> None:

@@ -6,17 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report import Outcome, _fmt, median
-from .scale import PARTITIONS, READERS, SIZES, size_label
+from ..common import PARTITIONS, READERS, SIZES, Outcome, size_label
+from .numbers import fmt, median, ratio, table
 
 
 def _groups(outcome: Outcome) -> dict[str, Any]:
     groups: dict[str, Any] = outcome.get("groups", {})
     return groups
-
-
-def _ratio(x: float | None, y: float | None) -> str:
-    return f"{x / y:.2f}x" if x and y else "n/a"
 
 
 def _mb_s(rate: float | None, size: int) -> float | None:
@@ -31,47 +27,34 @@ def _keys(outcome: Outcome, group: str) -> list[str]:
     return list(_groups(outcome).get(group, {}).get("rounds", {}))
 
 
+def _cells(outcome: Outcome, group: str, key: str, fields: tuple[str, ...], digits: int) -> list[str]:
+    return [fmt(median(outcome, group, key, field), digits) for field in fields]
+
+
 def markdown(outcome: Outcome) -> list[str]:
     lines: list[str] = []
     groups = _groups(outcome)
     if _sizes(outcome):
-        lines += ["## Throughput by message size (chart: size.png)", ""]
-        lines.append(
-            "| size | msgbus write msg/s | raw write msg/s | msgbus/raw | msgbus write MB/s "
-            "| msgbus read msg/s | raw read msg/s | msgbus/raw | msgbus read MB/s |"
-        )
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        rows = []
         for size in _sizes(outcome):
-            w, rw = (
-                median(outcome, f"size_write_{size}", "msgbus", "rate"),
-                median(outcome, f"size_write_{size}", "raw", "rate"),
-            )
-            r, rr = (
-                median(outcome, f"size_read_{size}", "msgbus_read", "rate"),
-                median(outcome, f"size_read_{size}", "raw", "rate"),
-            )
-            lines.append(
-                f"| {size_label(size)} | {_fmt(w)} | {_fmt(rw)} | {_ratio(w, rw)} | {_fmt(_mb_s(w, size), 1)} "
-                f"| {_fmt(r)} | {_fmt(rr)} | {_ratio(r, rr)} | {_fmt(_mb_s(r, size), 1)} |"
-            )
-        lines.append("")
+            w, rw = (median(outcome, f"size_write_{size}", system, "rate") for system in ("msgbus", "raw"))
+            r, rr = (median(outcome, f"size_read_{size}", system, "rate") for system in ("msgbus_read", "raw"))
+            write = [fmt(w), fmt(rw), ratio(w, rw), fmt(_mb_s(w, size), 1)]
+            rows.append([size_label(size), *write, fmt(r), fmt(rr), ratio(r, rr), fmt(_mb_s(r, size), 1)])
+        columns = ["size", "msgbus write msg/s", "raw write msg/s", "msgbus/raw", "msgbus write MB/s"]
+        columns += ["msgbus read msg/s", "raw read msg/s", "msgbus/raw", "msgbus read MB/s"]
+        lines += table("Throughput by message size (chart: size.png)", columns, rows)
     if "readers" in groups:
-        lines += [f"## {groups['readers']['title']} (chart: readers.png)", ""]
-        lines.append("| reader processes | aggregate msg/s | per reader (a median round) | read twice |")
-        lines.append("|---|---|---|---|")
+        rows = []
         for key in _keys(outcome, "readers"):
             rounds = groups["readers"]["rounds"][key]
             mid = sorted(rounds, key=lambda r: r["rate"])[len(rounds) // 2]
-            lines.append(
-                f"| {key} | {_fmt(median(outcome, 'readers', key, 'rate'))} | "
-                f"{', '.join(f'{c:,}' for c in mid['per_reader'])} | "
-                f"{_fmt(median(outcome, 'readers', key, 'read_twice'))} |"
-            )
-        lines.append("")
+            rate, twice = _cells(outcome, "readers", key, ("rate", "read_twice"), 0)
+            rows.append([key, rate, ", ".join(f"{c:,}" for c in mid["per_reader"]), twice])
+        columns = ["reader processes", "aggregate msg/s", "per reader (a median round)", "read twice"]
+        lines += table(f"{groups['readers']['title']} (chart: readers.png)", columns, rows)
     if "cluster_write_nb" in groups:
-        lines += ["## 1 node vs a 3-node cluster (RF 3, min.insync.replicas 2, acks=all) (chart: cluster.png)", ""]
-        lines.append("| measurement | 1 node | 3 nodes | 3 / 1 |")
-        lines.append("|---|---|---|---|")
+        rows = []
         for group, system, what, key in (
             ("cluster_write_nb", "msgbus", "msgbus NonBlocking write msg/s", "rate"),
             ("cluster_write_nb", "raw", "raw confluent NonBlocking write msg/s", "rate"),
@@ -81,31 +64,43 @@ def markdown(outcome: Outcome) -> list[str]:
         ):
             one, three = median(outcome, group, f"{system}@1", key), median(outcome, group, f"{system}@3", key)
             digits = 2 if key.endswith("ms") else 0
-            lines.append(f"| {what} | {_fmt(one, digits)} | {_fmt(three, digits)} | {_ratio(three, one)} |")
-        lines.append("")
+            rows.append([what, fmt(one, digits), fmt(three, digits), ratio(three, one)])
+        lines += table(
+            "1 node vs a 3-node cluster (RF 3, min.insync.replicas 2, acks=all) (chart: cluster.png)",
+            ["measurement", "1 node", "3 nodes", "3 / 1"],
+            rows,
+        )
     if "connect" in groups:
-        lines += ["## Connect time by partitions (chart: connect.png)", ""]
-        lines.append("| partitions | writer connect() s | reader connect() s | reader's first message s |")
-        lines.append("|---|---|---|---|")
-        for key in _keys(outcome, "connect"):
-            lines.append(
-                f"| {key} | {_fmt(median(outcome, 'connect', key, 'writer_s'), 3)} | "
-                f"{_fmt(median(outcome, 'connect', key, 'reader_s'), 3)} | "
-                f"{_fmt(median(outcome, 'connect', key, 'first_message_s'), 3)} |"
-            )
-        lines.append("")
+        fields: tuple[str, ...] = ("writer_s", "reader_s", "first_message_s")
+        lines += table(
+            "Connect time by partitions (chart: connect.png)",
+            ["partitions", "writer connect() s", "reader connect() s", "reader's first message s"],
+            [[key, *_cells(outcome, "connect", key, fields, 3)] for key in _keys(outcome, "connect")],
+        )
     if "backlog_memory" in groups:
-        lines += ["## Reader memory by backlog, 100 B (chart: memory.png)", ""]
-        lines.append("| backlog (messages) | RSS connected MB | RSS idle 3 s MB | RSS after reading all MB | peak MB |")
-        lines.append("|---|---|---|---|---|")
-        for key in _keys(outcome, "backlog_memory"):
-            cells = [
-                _fmt(median(outcome, "backlog_memory", key, k), 1)
-                for k in ("connected_mb", "idle_mb", "end_mb", "peak_mb")
-            ]
-            lines.append(f"| {int(key):,} | " + " | ".join(cells) + " |")
-        lines.append("")
+        fields = ("connected_mb", "idle_mb", "end_mb", "peak_mb")
+        lines += table(
+            "Reader memory by backlog, 100 B (chart: memory.png)",
+            ["backlog (messages)", "RSS connected MB", "RSS idle 3 s MB", "RSS after reading all MB", "peak MB"],
+            [
+                [f"{int(key):,}", *_cells(outcome, "backlog_memory", key, fields, 1)]
+                for key in _keys(outcome, "backlog_memory")
+            ],
+        )
     return lines
+
+
+def _plot_lines(ax: Any, outcome: Outcome, group: str, keys: list[str], **series: str) -> None:
+    """One line per field of ``series`` (its label as the value): the field's median at each numeric key."""
+    for field, label in series.items():
+        values = [median(outcome, group, k, field) or 0.0 for k in keys]
+        ax.plot([int(k) for k in keys], values, marker="o", label=label)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def charts(outcome: Outcome, out: Path) -> None:
@@ -133,9 +128,7 @@ def charts(outcome: Outcome, out: Path) -> None:
             ax.set_title(f"{'NonBlocking write' if kind == 'write' else 'Read'} throughput by size", fontsize=9)
             ax.legend(fontsize=7)
         fig.suptitle(f"Throughput by message size {title}", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(out / "size.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / "size.png")
     if "readers" in groups:
         keys = [str(k) for k in READERS if str(k) in groups["readers"]["rounds"]]
         fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -143,9 +136,7 @@ def charts(outcome: Outcome, out: Path) -> None:
         ax.set_xlabel("reader processes in the group (4 partitions)")
         ax.set_ylabel("aggregate messages/s (median)")
         ax.set_title(f"One group, 1-4 readers {title}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / "readers.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / "readers.png")
     if "cluster_write_nb" in groups:
         rows = (
             ("cluster_write_nb", "msgbus", "NonBlocking write"),
@@ -164,48 +155,36 @@ def charts(outcome: Outcome, out: Path) -> None:
         ax.set_title(f"1 node vs 3 nodes, RF 3, acks=all {title}", fontsize=9)
         ax.legend(fontsize=7)
         ax.invert_yaxis()
-        fig.tight_layout()
-        fig.savefig(out / "cluster.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / "cluster.png")
     if "connect" in groups:
         keys = [str(p) for p in PARTITIONS if str(p) in groups["connect"]["rounds"]]
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for key, label in (
-            ("writer_s", "writer connect()"),
-            ("reader_s", "reader connect()"),
-            ("first_message_s", "reader, first message"),
-        ):
-            ax.plot(
-                [int(k) for k in keys],
-                [median(outcome, "connect", k, key) or 0.0 for k in keys],
-                marker="o",
-                label=label,
-            )
+        _plot_lines(
+            ax,
+            outcome,
+            "connect",
+            keys,
+            writer_s="writer connect()",
+            reader_s="reader connect()",
+            first_message_s="reader, first message",
+        )
         ax.set_xscale("log")
         ax.set_xticks([int(k) for k in keys], keys)
         ax.set_xlabel("partitions")
         ax.set_ylabel("seconds (median)")
         ax.set_title(f"Connect time by partitions {title}", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "connect.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / "connect.png")
     if "backlog_memory" in groups:
         keys = list(groups["backlog_memory"]["rounds"])
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for key, label in (("idle_mb", "idle, prefetched"), ("end_mb", "after reading all"), ("peak_mb", "peak")):
-            ax.plot(
-                [int(k) for k in keys],
-                [median(outcome, "backlog_memory", k, key) or 0.0 for k in keys],
-                marker="o",
-                label=label,
-            )
+        _plot_lines(
+            ax, outcome, "backlog_memory", keys, idle_mb="idle, prefetched", end_mb="after reading all", peak_mb="peak"
+        )
         ax.set_xscale("log")
         ax.set_xlabel("backlog (messages of 100 B in the topic)")
         ax.set_ylabel("reader RSS MB (median)")
         ax.set_ylim(bottom=0)
         ax.set_title(f"Reader memory by backlog {title}", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "memory.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / "memory.png")

@@ -1,16 +1,9 @@
-"""One measurement per process: ``python -m bench.workers KIND SYSTEM '{json args}'``.
-
-Each worker connects and warms up its client untimed, measures, and prints one
-JSON object as its last line of output. Running every measurement in a fresh
-process keeps the systems from disturbing each other (threads, memory, GIL).
-"""
+"""The plain workers: NonBlocking and Blocking writes, reads, end-to-end latency and memory,
+msgbus next to the raw confluent-kafka client (with msgbus's settings) and kafka-python."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import resource
-import sys
 import threading
 import time
 import uuid
@@ -21,124 +14,29 @@ from confluent_kafka import Consumer, Producer
 
 import msgbus
 
-Result = dict[str, Any]
-Args = dict[str, Any]
-
-
-def _text(size: int) -> str:
-    return ("0123456789abcdefghijklmnopqrstuvwxyz" * (size // 36 + 1))[:size]
-
-
-def _percentiles(values: list[float]) -> Result:
-    values = sorted(values)
-    if not values:
-        return {"p50_ms": 0.0, "p99_ms": 0.0, "p999_ms": 0.0}
-
-    def at(q: float) -> float:
-        return values[int(q * (len(values) - 1))]
-
-    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "p999_ms": at(0.999)}
-
-
-def _rss_mb() -> float:
-    """The resident set size now (from /proc)."""
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
-
-
-def _peak_rss_mb() -> float:
-    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a worker would
-    # report the peak of the (larger) bench process that started it.
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _msgbus_config(
-    a: Args, direction: msgbus.BusDir, blocking: msgbus.BlockingMode, **extra: Any
-) -> msgbus.MsgBusConfig:
-    host, port = str(a["bootstrap"]).rsplit(":", 1)
-    return msgbus.MsgBusConfig(
-        host=host,
-        port=int(port),
-        topic=a["topic"],
-        direction=direction,
-        blocking=blocking,
-        connect_retries=5,
-        write_timeout=60,
-        flush_timeout=60,
-        **extra,
-    )
-
-
-# The librdkafka settings msgbus's Kafka backend gives its clients for _msgbus_config's
-# configs, without its Python callbacks; their reasons are in src/msgbus/_kafka/_settings.py.
-# Copied, not imported, so that the benchmark uses no private module: the raw clients run
-# with exactly these, so each ratio is msgbus's own cost. tests/unit/kafka/test_bench_settings.py
-# fails when the copy and msgbus's own drift apart.
-COMMON_SETTINGS: dict[str, Any] = {
-    "security.protocol": "PLAINTEXT",
-    "client.id": f"msgbus-python/{msgbus.__version__}",
-    "socket.nagle.disable": True,
-    "reconnect.backoff.ms": 100,
-    "reconnect.backoff.max.ms": 2000,
-}
-PRODUCER_SETTINGS: dict[str, Any] = {
-    "acks": "all",
-    "enable.idempotence": True,
-    "message.timeout.ms": 60000,  # _msgbus_config's write_timeout
-}
-BLOCKING_PRODUCER_SETTINGS: dict[str, Any] = {"linger.ms": 0}
-NONBLOCKING_PRODUCER_SETTINGS: dict[str, Any] = {"linger.ms": 5, "delivery.report.only.error": True}
-CONSUMER_SETTINGS: dict[str, Any] = {
-    "group.protocol": "classic",
-    "partition.assignment.strategy": "range,roundrobin",
-    "session.timeout.ms": 10000,
-    "enable.auto.commit": False,  # a reader without a group_id commits nothing
-    "enable.auto.offset.store": False,
-    "auto.commit.interval.ms": 1000,
-    "allow.auto.create.topics": True,
-    "topic.metadata.refresh.interval.ms": 5000,
-    "enable.partition.eof": False,
-    "queued.max.messages.kbytes": 8192,
-    "fetch.wait.max.ms": 100,
-    "fetch.queue.backoff.ms": 20,
-}
-
-
-def _msgbus_settings(a: Args, blocking: msgbus.BlockingMode) -> dict[str, Any]:
-    """The exact librdkafka settings a msgbus writer uses, without its Python callbacks."""
-    mode = BLOCKING_PRODUCER_SETTINGS if blocking is msgbus.Blocking else NONBLOCKING_PRODUCER_SETTINGS
-    return COMMON_SETTINGS | {"bootstrap.servers": a["bootstrap"]} | PRODUCER_SETTINGS | mode
-
-
-def _msgbus_consumer_settings(a: Args, group_id: str, offset_reset: str) -> dict[str, Any]:
-    """The exact librdkafka settings a msgbus reader uses, without its Python callbacks."""
-    reader = {"group.id": group_id, "auto.offset.reset": offset_reset}
-    return COMMON_SETTINGS | {"bootstrap.servers": a["bootstrap"]} | reader | CONSUMER_SETTINGS
-
-
-def _flush_msgbus(bus: msgbus.MsgBusIO) -> None:
-    """Wait for the last delivery of a NonBlocking msgbus writer (its disconnect would also close)."""
-    producer = getattr(bus, "_producer")  # noqa: B009 - benchmark-only peek at the end point
-    if producer.flush(120) != 0:
-        raise RuntimeError("msgbus writer did not deliver everything")
-
+from ..common import Args, Result
+from .common import (
+    flush_msgbus,
+    msgbus_config,
+    payload,
+    peak_rss_mb,
+    percentiles,
+    private_reader_settings,
+    rss_mb,
+    writer_settings,
+)
 
 # -- 1. NonBlocking write throughput --------------------------------------------------------
 
 
 def write_nb(system: str, a: Args) -> Result:
     n, size = int(a["n"]), int(a["size"])
-    text = _text(size)
+    text = payload(size)
     data = text.encode()
     if system in ("msgbus", "msgbus_many"):
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
         bus.message_write(text)
-        _flush_msgbus(bus)
+        flush_msgbus(bus)
         write = bus.message_write
         start = time.perf_counter()
         if system == "msgbus":
@@ -146,11 +44,11 @@ def write_nb(system: str, a: Args) -> Result:
                 write(text)
         else:
             bus.message_write_many([text] * n)
-        _flush_msgbus(bus)
+        flush_msgbus(bus)
         seconds = time.perf_counter() - start
         bus.disconnect()
     elif system == "raw":
-        producer = Producer(_msgbus_settings(a, msgbus.NonBlocking))
+        producer = Producer(writer_settings(a, msgbus.NonBlocking))
         topic = a["topic"]
         producer.produce(topic, data)
         producer.flush(30)
@@ -216,18 +114,18 @@ async def _aiokafka_write(a: Args, n: int, data: bytes) -> float:
 
 def write_blocking(system: str, a: Args) -> Result:
     n, size = int(a["n"]), int(a["size"])
-    text = _text(size)
+    text = payload(size)
     data = text.encode()
     topic = a["topic"]
     write: Callable[[], None]
     if system == "msgbus":
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
 
         def write() -> None:
             bus.message_write(text)
 
     elif system == "raw_flush":
-        producer = Producer(_msgbus_settings(a, msgbus.Blocking))
+        producer = Producer(writer_settings(a, msgbus.Blocking))
 
         def write() -> None:
             producer.produce(topic, data)
@@ -263,7 +161,7 @@ def write_blocking(system: str, a: Args) -> Result:
     seconds = clock() - start
     if system == "msgbus":
         bus.disconnect()
-    return {"messages": n, "seconds": seconds, "rate": n / seconds} | _percentiles(latencies)
+    return {"messages": n, "seconds": seconds, "rate": n / seconds} | percentiles(latencies)
 
 
 # -- 3. Read throughput ------------------------------------------------------------------------
@@ -273,7 +171,7 @@ def read(system: str, a: Args) -> Result:
     """From the first message to the n-th, reading a topic filled beforehand, from its start."""
     n = int(a["n"])
     if system in ("msgbus_read", "msgbus_cb"):
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
         if system == "msgbus_read":
             read_one = bus.message_read
             read_one(timeout=60)
@@ -302,7 +200,7 @@ def read(system: str, a: Args) -> Result:
         bus.disconnect()
     elif system == "raw":
         # The exact librdkafka settings of a msgbus reader: the ratio is msgbus's own cost.
-        consumer = Consumer(_msgbus_consumer_settings(a, f"bench-{uuid.uuid4().hex}", "earliest"))
+        consumer = Consumer(private_reader_settings(a))
         consumer.subscribe([a["topic"]])
         consume = consumer.consume
         # The clock starts at the first message, as msgbus's does: asked for alone, so that
@@ -364,7 +262,7 @@ def latency_reader(system: str, a: Args) -> Result:
             finished.set()
 
     if system == "msgbus":
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusReader, msgbus.Blocking))
         bus.register_cb(on_message)
         print("READY", flush=True)
         if not finished.wait(120):
@@ -404,7 +302,7 @@ def latency_reader(system: str, a: Args) -> Result:
         consumer.close()
     else:
         raise SystemExit(f"unknown system {system}")
-    return {"messages": len(latencies)} | _percentiles(latencies)
+    return {"messages": len(latencies)} | percentiles(latencies)
 
 
 def latency_writer(system: str, a: Args) -> Result:
@@ -412,7 +310,7 @@ def latency_writer(system: str, a: Args) -> Result:
     n, rate = int(a["n"]), float(a["rate"])
     write: Callable[[str], None]
     if system == "msgbus":
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
         write = bus.message_write
     elif system == "raw":
         producer = Producer({"bootstrap.servers": a["bootstrap"]})
@@ -428,7 +326,7 @@ def latency_writer(system: str, a: Args) -> Result:
     for _ in range(10):
         write("warm-up")
     if system == "msgbus":
-        _flush_msgbus(bus)
+        flush_msgbus(bus)
     else:
         producer.flush(30)
     interval = 1.0 / rate
@@ -453,29 +351,29 @@ def memory(system: str, a: Args) -> Result:
     n = int(a["n"])
     checkpoints: Result = {}
     if system == "msgbus_reader":
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
-        checkpoints["connected_mb"] = _rss_mb()
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
+        checkpoints["connected_mb"] = rss_mb()
         for i in range(n):
             if bus.message_read(timeout=60) is None:
                 raise RuntimeError(f"only {i} of {n} arrived")
             if i + 1 == n // 10:
-                checkpoints["tenth_mb"] = _rss_mb()
-        checkpoints["end_mb"] = _rss_mb()
+                checkpoints["tenth_mb"] = rss_mb()
+        checkpoints["end_mb"] = rss_mb()
         bus.disconnect()
     elif system == "msgbus_writer":
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
-        checkpoints["connected_mb"] = _rss_mb()
-        text = _text(int(a["size"]))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
+        checkpoints["connected_mb"] = rss_mb()
+        text = payload(int(a["size"]))
         write = bus.message_write
         for i in range(n):
             write(text)
             if i + 1 == n // 10:
-                checkpoints["tenth_mb"] = _rss_mb()
-        checkpoints["end_mb"] = _rss_mb()
+                checkpoints["tenth_mb"] = rss_mb()
+        checkpoints["end_mb"] = rss_mb()
         bus.disconnect()
     else:
         raise SystemExit(f"unknown system {system}")
-    checkpoints["peak_mb"] = _peak_rss_mb()
+    checkpoints["peak_mb"] = peak_rss_mb()
     return {"messages": n} | checkpoints
 
 
@@ -487,42 +385,3 @@ KINDS: dict[str, Callable[[str, Args], Result]] = {
     "latency_writer": latency_writer,
     "memory": memory,
 }
-
-
-def kinds() -> dict[str, Callable[[str, Args], Result]]:
-    """KINDS and those of bench.workers_aio and bench.workers_scale (which import this module)."""
-    from . import workers_aio, workers_scale
-
-    more: dict[str, Callable[[str, Args], Result]] = {
-        "aio_write_nb": workers_aio.aio_write_nb,
-        "aio_write_blocking": workers_aio.aio_write_blocking,
-        "aio_read": workers_aio.aio_read,
-        "read_many": workers_aio.read_many,
-    }
-    return KINDS | more | workers_scale.KINDS
-
-
-def _die_with_parent() -> None:
-    """A worker must not outlive an interrupted run (one waiting for a gone broker would never end)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker's own timeouts still end it
-
-
-def main(argv: list[str]) -> int:
-    _die_with_parent()
-    if len(argv) != 3 or argv[0] not in kinds():
-        print(f"usage: python -m bench.workers {{{','.join(kinds())}}} SYSTEM JSON_ARGS", file=sys.stderr)
-        return 2
-    kind, system, args = argv
-    result = kinds()[kind](system, json.loads(args))
-    print(json.dumps(result), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

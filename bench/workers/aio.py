@@ -1,20 +1,17 @@
-"""The asyncio workers (msgbus.aio next to aiokafka) and message_read_many, run by bench.workers.
-
-A worker whose system does not exist here yet (message_read_many before it lands)
-returns ``{"skipped": why}``: the run reports it as n/a instead of failing.
-"""
+"""The asyncio workers (msgbus.aio next to aiokafka) and the sync message_read_many."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 import msgbus
 from msgbus import aio
 
-from .workers import Args, Result, _flush_msgbus, _msgbus_config, _percentiles, _text
+from ..common import Args, Result
+from .common import flush_msgbus, msgbus_config, payload, percentiles
 
 _BATCH = 1000
 
@@ -27,16 +24,16 @@ def aio_write_nb(system: str, a: Args) -> Result:
 
 
 async def _aio_write_nb(a: Args) -> Result:
-    n, text = int(a["n"]), _text(int(a["size"]))
-    bus = await aio.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
+    n, text = int(a["n"]), payload(int(a["size"]))
+    bus = await aio.connect(msgbus_config(a, msgbus.BusWriter, msgbus.NonBlocking))
     try:
         await bus.message_write(text)
-        _flush_msgbus(bus.sync)
+        flush_msgbus(bus.sync)
         write = bus.message_write
         start = time.perf_counter()
         for _ in range(n):
             await write(text)
-        _flush_msgbus(bus.sync)  # blocks the loop, which has nothing else to do
+        flush_msgbus(bus.sync)  # blocks the loop, which has nothing else to do
         seconds = time.perf_counter() - start
     finally:
         await bus.disconnect()
@@ -49,12 +46,12 @@ def aio_write_blocking(system: str, a: Args) -> Result:
 
 
 async def _aio_write_blocking(system: str, a: Args) -> Result:
-    n, text = int(a["n"]), _text(int(a["size"]))
+    n, text = int(a["n"]), payload(int(a["size"]))
     data = text.encode()
     latencies: list[float] = []
     clock = time.perf_counter
     if system == "aio":
-        bus = await aio.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
+        bus = await aio.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
         try:
             for _ in range(3):
                 await bus.message_write(text)
@@ -85,7 +82,7 @@ async def _aio_write_blocking(system: str, a: Args) -> Result:
             await producer.stop()
     else:
         raise SystemExit(f"unknown system {system}")
-    return {"messages": n, "seconds": seconds, "rate": n / seconds} | _percentiles(latencies)
+    return {"messages": n, "seconds": seconds, "rate": n / seconds} | percentiles(latencies)
 
 
 def aio_read(system: str, a: Args) -> Result:
@@ -96,11 +93,9 @@ def aio_read(system: str, a: Args) -> Result:
 async def _aio_read(system: str, a: Args) -> Result:
     n = int(a["n"])
     if system in ("aio", "aio_many"):
-        cfg = _msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id="")
+        cfg = msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id="")
         bus = await aio.connect(cfg)
         try:
-            if system == "aio_many" and not hasattr(bus, "message_read_many"):
-                return {"skipped": "msgbus.aio has no message_read_many yet"}
             await bus.message_read(timeout=60)
             count = 1
             start = time.perf_counter()
@@ -111,7 +106,7 @@ async def _aio_read(system: str, a: Args) -> Result:
                         raise RuntimeError(f"only {count} of {n} arrived")
                     count += 1
             else:
-                read_many: Any = getattr(bus, "message_read_many")  # noqa: B009 - may not exist (above)
+                read_many = bus.message_read_many
                 while count < n:
                     got = await read_many(min(_BATCH, n - count), 60)
                     if not got:
@@ -154,11 +149,9 @@ def read_many(system: str, a: Args) -> Result:
     if system != "msgbus_many":
         raise SystemExit(f"unknown system {system}")
     n = int(a["n"])
-    bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
+    bus = msgbus.connect(msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
     try:
-        if not hasattr(bus, "message_read_many"):
-            return {"skipped": "msgbus has no message_read_many yet"}
-        read_batch: Any = getattr(bus, "message_read_many")  # noqa: B009 - may not exist (above)
+        read_batch = bus.message_read_many
         bus.message_read(timeout=60)
         count = 1
         start = time.perf_counter()
@@ -171,3 +164,11 @@ def read_many(system: str, a: Args) -> Result:
     finally:
         bus.disconnect()
     return {"messages": n, "seconds": seconds, "rate": (n - 1) / seconds}
+
+
+KINDS: dict[str, Callable[[str, Args], Result]] = {
+    "aio_write_nb": aio_write_nb,
+    "aio_write_blocking": aio_write_blocking,
+    "aio_read": aio_read,
+    "read_many": read_many,
+}

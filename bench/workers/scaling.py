@@ -6,14 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import msgbus
 
-from .workers import Args, Result, _msgbus_config, _peak_rss_mb, _rss_mb
-
-ROOT = Path(__file__).resolve().parent.parent
+from ..common import ROOT, Args, Result
+from .common import msgbus_config, peak_rss_mb, rss_mb
 
 
 def group_reader(system: str, a: Args) -> Result:
@@ -25,7 +23,7 @@ def group_reader(system: str, a: Args) -> Result:
     if system != "msgbus":
         raise SystemExit(f"unknown system {system}")
     idle = float(a["idle"])
-    cfg = _msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=a["group"])
+    cfg = msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=a["group"])
     bus = msgbus.connect(cfg)
     print("READY", flush=True)
     count = 0
@@ -52,11 +50,11 @@ def connect_time(system: str, a: Args) -> Result:
     if system != "msgbus":
         raise SystemExit(f"unknown system {system}")
     t0 = time.perf_counter()
-    writer = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
+    writer = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
     writer_s = time.perf_counter() - t0
     writer.disconnect()
     t0 = time.perf_counter()
-    cfg = _msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id="")
+    cfg = msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id="")
     reader = msgbus.connect(cfg)
     reader_s = time.perf_counter() - t0
     if reader.message_read(timeout=60) is None:
@@ -72,18 +70,18 @@ def backlog_memory(system: str, a: Args) -> Result:
         raise SystemExit(f"unknown system {system}")
     n = int(a["n"])
     out: Result = {"messages": n}
-    bus = msgbus.connect(_msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
-    out["connected_mb"] = _rss_mb()
+    bus = msgbus.connect(msgbus_config(a, msgbus.BusReader, msgbus.Blocking, offset_reset="earliest", group_id=""))
+    out["connected_mb"] = rss_mb()
     if bus.message_read(timeout=60) is None:
         raise RuntimeError("no message arrived")
     time.sleep(float(a["idle"]))  # nothing read: the client and the inbox fill up to their bounds
-    out["idle_mb"] = _rss_mb()
+    out["idle_mb"] = rss_mb()
     for i in range(n - 1):
         if bus.message_read(timeout=60) is None:
             raise RuntimeError(f"only {i + 1} of {n} arrived")
-    out["end_mb"] = _rss_mb()
+    out["end_mb"] = rss_mb()
     bus.disconnect()
-    out["peak_mb"] = _peak_rss_mb()
+    out["peak_mb"] = peak_rss_mb()
     return out
 
 
@@ -94,7 +92,7 @@ def cli_write(system: str, a: Args) -> Result:
     if system == "write_lines":
         from msgbus._cli_write import write_lines
 
-        bus = msgbus.connect(_msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
+        bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
         start = time.perf_counter()
         outcome = write_lines(bus, ((line, len(line)) for line in lines))
         seconds = time.perf_counter() - start
@@ -114,7 +112,7 @@ def cli_write(system: str, a: Args) -> Result:
     return {"messages": n, "seconds": seconds, "rate": n / seconds}
 
 
-KINDS: dict[str, Any] = {
+KINDS: dict[str, Callable[[str, Args], Result]] = {
     "group_reader": group_reader,
     "connect_time": connect_time,
     "backlog_memory": backlog_memory,
