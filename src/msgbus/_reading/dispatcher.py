@@ -19,7 +19,7 @@ from .. import _log
 from .._config import CBFunc
 from .._errors import BusClosedError, CallbackError
 from .failures import Failures, Next
-from .item import Item
+from .item import Batch, Item
 from .store import Store, notify_waiters
 from .waiters import wake
 
@@ -35,6 +35,10 @@ class Dispatcher:
         self.thread: threading.Thread | None = None
         # Serializes register (the thread is started once) with join.
         self._lock = threading.Lock()
+        # The callback thread's lock calls, bound once (see Reads.__init__).
+        self._acquire = store.lock.acquire
+        self._release = store.lock.release
+        self._policy = False
 
     def register(self, callback: CBFunc) -> None:
         if not callable(callback):
@@ -83,30 +87,49 @@ class Dispatcher:
         """End the call on the message in hand (``finished``: take it), then wait for the next one.
 
         The callback and the message to call it with (an Item under a failure
-        policy, else the text); None once closed.
+        policy, else the text); None once closed. One lock round in the usual
+        case: the call ended well and the next message is in the same batch.
         """
         store = self._store
-        with store.lock:
-            waiters = None
+        waiters = None
+        self._acquire()
+        try:
             if store.in_hand:
-                store.in_hand = False
+                batch = store.batches[0]
                 if finished:
-                    store.batches[0].start += 1
-                else:
+                    batch.start += 1
+                if finished and store.callback is not None and store.stopped is None and not store.closed:
+                    index = batch.start
+                    if index < len(batch.raw):
+                        # Still in hand: the next message of the same batch.
+                        store.queued -= 1
+                        store.handed += 1
+                        if store.room_wanted:
+                            store.took(0)
+                        return store.callback, self._message(batch, index)
+                store.in_hand = False
+                if not finished:
                     store.queued += 1
                 if store.callback is None:
                     # Unregistered during the call: reads may go on now.
                     store.regate()
                     waiters = store.take_waiters()
             if waiters is None:
-                # The usual case: one lock round ends this call and starts the next.
                 return self._wait_next()
+        finally:
+            self._release()
         # Wake the asyncio readers first: waiting for the next callback may take for ever.
         wake(waiters)
         with store.lock:
             return self._wait_next()
 
+    def _message(self, batch: Batch, index: int) -> Item | str:
+        if self._policy:
+            return batch.items()[index]
+        return (batch.texts or batch.load_texts())[index]
+
     def _wait_next(self) -> tuple[CBFunc, Item | str] | None:
+        """Wait (lock held) for a callback and a message, and put the message in hand."""
         store = self._store
         while True:
             if store.closed:
@@ -116,12 +139,10 @@ class Dispatcher:
                 batch = store.front()
                 if batch is not None:
                     store.in_hand = True
-                    store.in_hand_since = time.monotonic()
                     store.reads_open = False  # as regate() would say: a callback is registered
+                    store.handed += 1
                     store.took(1)
-                    if self._failures.active:
-                        return callback, batch.items()[batch.start]
-                    return callback, (batch.texts or batch.load_texts())[batch.start]
+                    return callback, self._message(batch, batch.start)
             store.changed.wait()
 
     def _in_hand(self) -> Item:
@@ -131,29 +152,36 @@ class Dispatcher:
             return batch.items()[batch.start]
 
     def _run(self) -> None:
+        # The policy is configured before the first register (ReaderBase.__init__): fixed from here on.
+        self._policy = self._failures.active
+        if not self._policy:
+            self._run_plain()
+            return
         finished = False
-        while True:
-            got = self._next(finished)
-            if got is None:
-                return  # closed
-            callback, message = got
-            if isinstance(message, str):
-                try:
-                    callback(message)
-                    finished = True
-                except BaseException:
-                    # BaseException too: a SystemExit would otherwise end this thread silently.
-                    item = self._in_hand()
-                    _log.logger().exception(
-                        "the callback raised on %s (partition %d, offset %d); going on",
-                        self._store.name,
-                        item.partition,
-                        item.offset,
-                    )
-                    self._failures.count_dropped()
-                    finished = True
-            else:
-                finished = self._call(callback, message)
+        while (got := self._next(finished)) is not None:
+            callback, item = got
+            assert isinstance(item, Item)
+            finished = self._call(callback, item)
+
+    def _run_plain(self) -> None:
+        """Without a failure policy (Drop): a callback that raises is logged, and its message finished."""
+        next_message = self._next
+        got = next_message(False)
+        while got is not None:
+            callback, text = got
+            try:
+                callback(text)  # type: ignore[arg-type]
+            except BaseException:
+                # BaseException too: a SystemExit would otherwise end this thread silently.
+                item = self._in_hand()
+                _log.logger().exception(
+                    "the callback raised on %s (partition %d, offset %d); going on",
+                    self._store.name,
+                    item.partition,
+                    item.offset,
+                )
+                self._failures.count_dropped()
+            got = next_message(True)
 
     def _call(self, callback: CBFunc, item: Item) -> bool:
         """The callback on ``item`` under a failure policy; True once it is finished."""

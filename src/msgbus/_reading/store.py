@@ -58,7 +58,10 @@ class Store:
         self.held_since: dict[tuple[int, int], list[float]] = {}
         self.callback: CBFunc | None = None
         self.in_hand = False
-        self.in_hand_since = 0.0
+        #: Messages put in the callback's hands so far; ``progress`` samples it to time the one in hand.
+        self.handed = 0
+        self._hand_seen = -1
+        self._hand_seen_at = 0.0
         self.closed = False
         #: Set once the failure policy stopped the reader: every read raises it.
         self.stopped: HandlerError | None = None
@@ -165,7 +168,11 @@ class Store:
         self.settle_front()
         held = [since for times in self.held_since.values() for since in times]
         if self.in_hand:
-            held.append(self.in_hand_since)
+            # The callback's message is timed without a clock per message: it is in hand at
+            # least since the first progress() that saw it (one probe interval late at most).
+            if self._hand_seen != self.handed:
+                self._hand_seen, self._hand_seen_at = self.handed, time.monotonic()
+            held.append(self._hand_seen_at)
         return Progress(
             queued=self.queued,
             taken=self.taken + (1 if self.in_hand else 0),
