@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from msgbus.testing import KafkaToolingError, LocalKafka, _cli_kafka, localkafka
+from msgbus.testing import KafkaToolingError, LocalKafka, _cli_kafka, _kafka_daemon, localkafka
 from msgbus.testing.localkafka import (
     _broker_properties,
     _free_ports,
@@ -198,7 +198,7 @@ def test_cli_stale_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     data = tmp_path / "msgbus-kafka-stale"
     data.mkdir()
     # pid 1 is never one of our brokers: it must not be signalled.
-    _cli_kafka._write_state(
+    _kafka_daemon._write_state(
         {
             "bootstrap_servers": "127.0.0.1:1",
             "data_dir": str(data),
