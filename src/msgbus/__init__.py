@@ -15,7 +15,6 @@ stays cheap and ``msgbus.testing.MemoryBus`` works after a plain ``import msgbus
 
 # Private aliases: every public name of this module is in __all__ (tests/unit/test_api.py).
 import importlib as _importlib
-import types as _types
 import typing as _typing
 
 from ._bus import BusStats, MsgBusIO
@@ -50,14 +49,18 @@ from ._errors import (
     MsgBusError,
 )
 from ._failure import DeadLetter, Drop, HandlerError, Retry, Stop
+from ._health import Health, HealthStatus
 from ._log import set_logger
+from ._metrics import PartitionLag, ReaderMetrics, Timing, WriterMetrics
 from ._record import Record
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
     # For type checkers: the submodules are attributes (through __getattr__ at run time).
     from . import aio as aio
+    from . import prometheus as prometheus
     from . import testing as testing
+    from .prometheus import serve_ops as serve_ops
 
 __all__ = [
     "Blocking",
@@ -81,28 +84,38 @@ __all__ = [
     "Drop",
     "FlushError",
     "HandlerError",
+    "Health",
+    "HealthStatus",
     "InvalidMessageError",
     "MsgBusConfig",
     "MsgBusError",
     "MsgBusIO",
     "MsgBusTech",
     "NonBlocking",
+    "PartitionLag",
+    "ReaderMetrics",
     "Record",
     "Retry",
     "StatusClosed",
     "StatusOpen",
     "Stop",
     "SubscriptionToken",
+    "Timing",
+    "WriterMetrics",
     "__version__",
     "connect",
+    "serve_ops",
     "set_logger",
 ]
 
 # Submodules reached as attributes: imported on first access (PEP 562), not by `import msgbus`.
-_LAZY_SUBMODULES = frozenset({"aio", "testing"})
+_LAZY_SUBMODULES = frozenset({"aio", "prometheus", "testing"})
 
 
-def __getattr__(name: str) -> _types.ModuleType:
+def __getattr__(name: str) -> _typing.Any:
+    if name == "serve_ops":
+        # On the prometheus extra: imported on first use, so `import msgbus` never needs it.
+        return _importlib.import_module(f"{__name__}.prometheus").serve_ops
     if name in _LAZY_SUBMODULES:
         # import_module binds the submodule as an attribute, so this runs once per name.
         return _importlib.import_module(f"{__name__}.{name}")
@@ -110,4 +123,4 @@ def __getattr__(name: str) -> _types.ModuleType:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBMODULES)
+    return sorted(set(globals()) | _LAZY_SUBMODULES | {"serve_ops"})

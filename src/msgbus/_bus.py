@@ -5,15 +5,30 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
-from . import _log, _loops
+from . import _live, _log, _loops
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
 from ._handling import DeadLetterWriter
+from ._headers import HeadersArg
+from ._health import (
+    Health,
+    HealthStatus,
+    Limits,
+    ReaderView,
+    ReaderWatch,
+    WriterView,
+    WriterWatch,
+    judge_reader,
+    judge_writer,
+)
 from ._inbox import Inbox
 from ._managed import Managed
+from ._metrics import Durations, PartitionLag, ReaderMetrics, Timing, WriterMetrics
 from ._record import Record
+from ._tracing import Tracing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +60,19 @@ class BusStats:
     dropped: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupState:
+    """A reader's side of its group, as its backend knows it (``ReaderBase._group_state``)."""
+
+    partitions: tuple[PartitionLag, ...] = ()
+    rebalancing: bool = False
+    #: Messages on the broker past what the reader fetched.
+    backlog: int = 0
+    since_last_commit: float | None = None
+    rebalances: int = 0
+    rebalance_seconds: float = 0.0
+
+
 def check_max_messages(max_messages: object) -> None:
     """``message_read_many``'s ``max_messages``: an int >= 1 (not a bool), else ``ValueError``."""
     if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
@@ -62,8 +90,12 @@ class MsgBusIO(Managed, abc.ABC):
         """Close the connection. A writer flushes first. A second call does nothing."""
 
     @abc.abstractmethod
-    def message_write(self, msg: str) -> None:
-        """Write one message (writers only)."""
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        """Write one message (writers only), with Kafka ``headers`` if given.
+
+        ``headers``: a mapping or (name, value) pairs, values str (sent as UTF-8) or bytes;
+        readers see them in ``read_record().headers``. Go readers ignore headers.
+        """
 
     def message_write_many(self, msgs: Iterable[str]) -> int:
         """Write several messages (writers only); returns how many were written.
@@ -140,13 +172,26 @@ class MsgBusIO(Managed, abc.ABC):
         return BusStats()
 
     def healthy(self) -> bool:
-        """True only while the bus is open and its broker is reachable (for ``/health`` endpoints).
+        """True while ``health()`` says ok, idle or rebalancing (for ``/health`` endpoints).
 
         The Kafka backend asks the broker for the topic's metadata (at most
         about once a second; the answer is cached), so it may take up to a
         couple of seconds when the broker is down.
         """
-        return self.status() is BusStatus.OPEN
+        return self.health().healthy
+
+    def health(self) -> Health:
+        """The health verdict: ok, idle, rebalancing, stuck, unreachable or closed, why, and the figures.
+
+        A ``MsgBusIO`` of the application's own knows only open or closed.
+        """
+        if self.status() is BusStatus.CLOSED:
+            return Health(HealthStatus.CLOSED, "the bus is closed")
+        return Health(HealthStatus.OK, "the bus is open")
+
+    def metrics(self) -> ReaderMetrics | WriterMetrics:
+        """This bus's figures (``ReaderMetrics`` or ``WriterMetrics``); cheap, no network I/O."""
+        raise NotImplementedError(f"{type(self).__name__} has no metrics()")
 
     def __iter__(self) -> Iterator[str]:
         """Messages as they arrive (readers only); the loop ends when the bus is disconnected.
@@ -182,12 +227,35 @@ class MsgBusIO(Managed, abc.ABC):
 class _BusBase(MsgBusIO):
     """The state a backend's writer and reader share: their config, direction rules, being closed."""
 
+    # Class-level defaults, for subclasses (test stubs) that skip __init__.
+    _durations: Durations | None = None
+    _tracing: Tracing | None = None
+
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
         self._topic = cfg.topic
         self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
         self._close_lock = threading.Lock()
+        self._limits = Limits(cfg.stuck_after, cfg.max_hold)
+        #: The handler's (reader) or the acknowledgements' (writer) durations; None unless cfg.timings.
+        self._durations = Durations() if cfg.timings else None
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def traced(self) -> bool:
+        """True when ``MsgBusConfig.tracing`` is on."""
+        return self._cfg.tracing
+
+    def _reachable(self) -> bool | None:
+        """Whether a broker answers (None: not known); backends override this."""
+        return None
+
+    def _timing(self) -> Timing:
+        return self._durations.snapshot() if self._durations is not None else Timing()
 
     @property
     def blocking(self) -> bool:
@@ -201,7 +269,8 @@ class _BusBase(MsgBusIO):
             if self._closed:
                 return False
             self._closed = True
-            return True
+        _live.discard(self)
+        return True
 
 
 class WriterBase(_BusBase):
@@ -209,6 +278,35 @@ class WriterBase(_BusBase):
 
     A backend's writer calls ``super().__init__(cfg)`` first and ``_close_once()`` when it closes.
     """
+
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        super().__init__(cfg)
+        self._watch = WriterWatch()
+
+    def health(self) -> Health:
+        stats = self.stats()
+        now = time.monotonic()
+        is_open = self.status() is BusStatus.OPEN
+        trying = self._watch.observe(stats.queued, stats.delivered, stats.failed, now, self._limits)
+        view = WriterView(
+            open=is_open,
+            reachable=self._reachable() if is_open else None,
+            queued=stats.queued,
+            trying_since=trying,
+            last_delivered_at=self._watch.last_delivered_at,
+        )
+        return judge_writer(view, self._limits, time.monotonic())
+
+    def metrics(self) -> WriterMetrics:
+        stats = self.stats()
+        return WriterMetrics(
+            topic=self._topic,
+            written=stats.written,
+            delivered=stats.delivered,
+            failed=stats.failed,
+            queued=stats.queued,
+            delivery=self._timing(),
+        )
 
     def write_nowait(self, msg: str) -> bool:
         """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
@@ -274,11 +372,80 @@ class ReaderBase(_BusBase):
         self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
         self._front = self._inbox.front
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
+        self._watch = ReaderWatch()
+        self._tracing = Tracing(cfg.topic, cfg.group_id) if cfg.tracing else None
 
     @property
     def inbox(self) -> Inbox:
         """The queue this reader's messages wait in (msgbus.aio reads it without a worker thread)."""
         return self._inbox
+
+    def _group_state(self) -> GroupState:
+        """Where this reader's partitions stand, as its backend knows it (no network I/O); backends override this."""
+        return GroupState()
+
+    def health(self) -> Health:
+        progress = self._inbox.progress()
+        durations = self._durations
+        started = durations.started if durations is not None else None
+        if started is not None and (progress.oldest_held_at is None or started < progress.oldest_held_at):
+            # The handler's own clock: exact where the Inbox only samples.
+            progress = dataclasses.replace(progress, oldest_held_at=started, held=max(progress.held, 1))
+        now = time.monotonic()
+        group = self._group_state()
+        is_open = self.status() is BusStatus.OPEN
+        view = ReaderView(
+            open=is_open,
+            reachable=self._reachable() if is_open else None,
+            rebalancing=group.rebalancing,
+            progress=progress,
+            backlog=group.backlog,
+            waiting_since=self._watch.observe(progress, now),
+        )
+        return judge_reader(view, self._limits, time.monotonic())
+
+    def metrics(self) -> ReaderMetrics:
+        progress = self._inbox.progress()
+        group = self._group_state()
+        counts = self._inbox.failures.counts()
+        return ReaderMetrics(
+            topic=self._topic,
+            group=self._cfg.group_id,
+            partitions=group.partitions,
+            queued=progress.queued,
+            held=progress.held,
+            oldest_held_age=None if progress.oldest_held_at is None else time.monotonic() - progress.oldest_held_at,
+            since_last_commit=group.since_last_commit,
+            rebalances=group.rebalances,
+            rebalance_seconds=group.rebalance_seconds,
+            handler=self._timing(),
+            read=self._inbox.taken,
+            retried=counts["retried"],
+            dead_lettered=counts["dead_lettered"],
+            dropped=counts["dropped"],
+        )
+
+    def _observed(self, handler: CBFunc) -> CBFunc:
+        """``handler``, timed (``timings``) and traced (``tracing``) when those are on; else itself."""
+        durations, tracing = self._durations, self._tracing
+        if not callable(handler) or (durations is None and tracing is None):
+            return handler  # (not callable: register_cb and run say so)
+        clock = time.monotonic
+
+        def observed(msg: str) -> None:
+            if durations is not None:
+                durations.start(clock())
+            try:
+                if tracing is not None:
+                    with tracing.process(msg):
+                        handler(msg)
+                else:
+                    handler(msg)
+            finally:
+                if durations is not None:
+                    durations.stop(clock())
+
+        return observed
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> DeadLetterWriter:
         """Open the writer of this reader's dead letters (``cfg`` is for it); backends override this."""
@@ -295,7 +462,7 @@ class ReaderBase(_BusBase):
         ``HandlerError``). A ``BaseException`` that is not an ``Exception`` (Ctrl-C)
         leaves the message unfinished and propagates.
         """
-        _loops.run(self._inbox, handler, self._topic)
+        _loops.run(self._inbox, self._observed(handler), self._topic)
 
     def message_read(self, timeout: float | None = None) -> str | None:
         try:
@@ -314,7 +481,7 @@ class ReaderBase(_BusBase):
         return self._inbox.available()
 
     def register_cb(self, cbfunc: CBFunc) -> None:
-        self._inbox.register(cbfunc)
+        self._inbox.register(self._observed(cbfunc))
 
     def unregister_cb(self) -> None:
         self._inbox.unregister()
@@ -322,7 +489,7 @@ class ReaderBase(_BusBase):
     def read_record(self, timeout: float | None = None) -> Record | None:
         return self._inbox.read_record(timeout if self._blocking else 0.0)
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
         if self._closed:
             raise BusClosedError("the bus is disconnected")
         raise DirectionError("message_write is for writers; this bus is a reader")

@@ -20,6 +20,7 @@ from ._config import CBFunc
 from ._dispatcher import Dispatcher
 from ._errors import BusClosedError, CallbackError
 from ._handling import Failures
+from ._progress import Progress
 from ._queue import Queue
 from ._record import Record
 from ._waiters import Waiter, Waiters, wake
@@ -60,6 +61,15 @@ class Inbox:
         #: The failure policy at work (``_handling``).
         self.failures = Failures(name)
         self._callbacks = Dispatcher(self, name, capacity)
+        # For progress() (all under the lock): messages handed back to the queue (taken again later),
+        # when the callback thread took its batch, the finished count and time last seen, and
+        # when each held message was first seen held.
+        self._handed_back = 0
+        self._batch_taken_at = 0.0
+        self._seen_finished = 0
+        self._last_finished_at: float | None = None
+        self._held_seen: dict[tuple[int, int], float] = {}
+        self._callback_seen = (0.0, -1, 0.0)
 
     @property
     def callback_thread(self) -> threading.Thread | None:
@@ -348,6 +358,7 @@ class Inbox:
             assert callback is not None
             held = queue.take_batch(limit)
             self._holding = True
+            self._batch_taken_at = time.monotonic()
             if self._room_wanted:
                 self._room_made()
             return callback, held.texts, self.epoch
@@ -400,9 +411,56 @@ class Inbox:
         """Put ``item`` (taken with ``finished=False``) back in front, not finished; ``stop``: stop the reader."""
         with self._lock:
             self._queue.hand_back(item)
+            if not (self._queue.stash and self._queue.stash[0] is item):
+                self._handed_back += 1  # it is taken (and counted) again from the queue
             if stop is not None:
                 self._queue.end_fast_reads()
                 self._holding = True
             waiters = self._notify_all()
         if waiters:
             wake(waiters)
+
+    # -- progress, for the health verdict (msgbus._health) ------------------------
+
+    def progress(self) -> Progress:
+        """What the application has done with this reader's messages (see ``_progress.Progress``).
+
+        Reads without the lock finish messages without a clock read, so the finish
+        and hold times here are when ``progress()`` first saw them (exact for a
+        callback's first message of a batch): call it every few seconds.
+        """
+        now = time.monotonic()
+        with self._lock:
+            queue = self._queue
+            handed = self._callbacks.handed
+            queue.settle_held(handed)
+            taken = queue.taken
+            held_keys = [
+                (partition, offset) for partition, offsets in queue.offsets.unfinished.items() for offset in offsets
+            ]
+            seen = self._held_seen
+            fresh = {key: seen.get(key, now) for key in held_keys}
+            self._held_seen = fresh
+            oldest = min(fresh.values()) if fresh else None
+            batch = queue.held
+            if batch is not None and handed < len(batch.texts):
+                # The callback's current message (counted taken only once it is finished).
+                taken += 1
+                held_keys.append((-1, handed))
+                mark = (self._batch_taken_at, handed)
+                if self._callback_seen[:2] != mark:
+                    self._callback_seen = (*mark, self._batch_taken_at if handed == 0 else now)
+                oldest = min(oldest, self._callback_seen[2]) if oldest is not None else self._callback_seen[2]
+            held = len(held_keys)
+            finished = taken - held - self._handed_back
+            if finished != self._seen_finished:
+                self._seen_finished = finished
+                self._last_finished_at = now
+            return Progress(
+                queued=queue.available(),
+                taken=taken,
+                finished=finished,
+                held=held,
+                oldest_held_at=oldest,
+                last_finished_at=self._last_finished_at,
+            )

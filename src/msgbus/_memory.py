@@ -23,6 +23,7 @@ from ._batches import HeaderMap, Item
 from ._bus import BusStats, ReaderBase, WriterBase
 from ._config import BusDir, BusStatus, MsgBusConfig
 from ._errors import DeliveryError, InvalidMessageError
+from ._headers import HeadersArg, header_list
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
 MAX_MESSAGE_BYTES = 1_000_000
@@ -128,7 +129,12 @@ class MemoryWriter(WriterBase):
             self._cluster.topic(cfg.topic)
         _log.logger().info("in-process writer connected to %s, topic %s", address(cfg), cfg.topic)
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        if headers is not None:
+            wire = header_list(headers)
+            _check_message(msg)
+            self._write_with_headers(msg.encode("utf-8", "surrogateescape"), wire)
+            return
         size = _check_message(msg)
         self._check_open()
         if size > MAX_MESSAGE_BYTES:

@@ -35,7 +35,10 @@ from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
 from ._config import BusStatus, MsgBusConfig
 from ._connect import connect as _connect
 from ._errors import BusClosedError, DeliveryError
+from ._headers import HeadersArg
+from ._health import Health
 from ._inbox import Inbox
+from ._metrics import ReaderMetrics, WriterMetrics
 from ._record import Record
 
 __all__ = ["AsyncMsgBus", "connect"]
@@ -122,8 +125,10 @@ class AsyncMsgBus:
         self.sync = bus
         self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
         self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
-        self._writer = bus if isinstance(bus, WriterBase) and not bus.blocking else None
-        self._acked_writer = bus if isinstance(bus, WriterBase) and bus.blocking else None
+        # A traced write (tracing on) goes through message_write, which makes its span.
+        plain = isinstance(bus, WriterBase) and not bus.traced
+        self._writer = bus if isinstance(bus, WriterBase) and plain and not bus.blocking else None
+        self._acked_writer = bus if isinstance(bus, WriterBase) and plain and bus.blocking else None
         # async for and run(handler) over the inbox (they remember the message a loop holds).
         self._loops = _aio_loops.Loops(self._inbox) if self._inbox is not None else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and
@@ -131,8 +136,12 @@ class AsyncMsgBus:
         self._pending: asyncio.Future[Record | None] | None = None
         self._pending_lock: asyncio.Lock | None = None
 
-    async def message_write(self, msg: str) -> None:
-        """Write one message (writers only); same guarantees as ``MsgBusIO.message_write``."""
+    async def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        """Write one message (writers only), with Kafka ``headers`` if given; same guarantees as
+        ``MsgBusIO.message_write``."""
+        if headers is not None:
+            await asyncio.to_thread(self.sync.message_write, msg, headers)
+            return
         # NonBlocking: queued in the task when there is room; a full local queue
         # (or anything unusual) goes to a worker thread, where waiting is harmless.
         if self._writer is not None and self._writer.write_nowait(msg):
@@ -150,6 +159,14 @@ class AsyncMsgBus:
                 await acked
                 return
         await asyncio.to_thread(self.sync.message_write, msg)
+
+    async def health(self) -> Health:
+        """``MsgBusIO.health()``, in a worker thread (it may ask the broker, for up to a couple of seconds)."""
+        return await asyncio.to_thread(self.sync.health)
+
+    def metrics(self) -> ReaderMetrics | WriterMetrics:
+        """``MsgBusIO.metrics()`` (no I/O: called in the task)."""
+        return self.sync.metrics()
 
     async def message_write_many(self, msgs: Iterable[str]) -> int:
         """Write several messages (writers only); returns how many were written."""

@@ -19,9 +19,11 @@ from confluent_kafka import (
 
 from .. import _log
 from .._batches import HeaderMap, Item
-from .._bus import BusStats, ReaderBase
+from .._bus import BusStats, GroupState, ReaderBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
+from .._metrics import PartitionLag
+from .._tracing import carrier_of, traced
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import WAIT_SLICE, Attempts, probe
@@ -36,6 +38,9 @@ _MAX_BATCH = 1000
 _FULL_WAIT = 1.0
 # How often the consumer thread updates the backlog for stats() (from cached watermarks).
 _LAG_INTERVAL = 0.25
+# A paused reader asks the broker for its partitions' ends this often, waiting at most _ENDS_TIMEOUT.
+_ENDS_INTERVAL = 1.0
+_ENDS_TIMEOUT = 1.0
 # How long disconnect() waits for the consumer to commit and leave its group.
 _CLOSE_TIMEOUT = 30.0
 
@@ -93,6 +98,37 @@ class _MessageCodec:
         return {(msg.partition(), msg.offset()): tuple(pairs) for msg, pairs in zip(raw, found, strict=True) if pairs}
 
 
+class _TracedCodec(_MessageCodec):
+    """With tracing on: each text remembers its partition, offset and trace headers (``_tracing.TracedText``)."""
+
+    def texts(self, raw: list[Any]) -> list[str]:
+        texts = super().texts(raw)
+        return [
+            traced(text, msg.partition(), msg.offset(), carrier_of(msg.headers()))
+            for text, msg in zip(texts, raw, strict=True)
+        ]
+
+
+class _Group:
+    """Where a reader's partitions stand: written on the consumer thread, read by metrics() and health().
+
+    One lock guards every field.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        #: partition -> high watermark, as of the last measure.
+        self.ends: dict[int, int] = {}
+        #: partition -> the next offset stored for commit (what the application finished).
+        self.stored: dict[int, int] = {}
+        #: partition -> the offset the broker last confirmed committed.
+        self.committed: dict[int, int] = {}
+        self.last_commit_at: float | None = None
+        self.revoked_at: float | None = None
+        self.rebalances = 0
+        self.rebalance_seconds = 0.0
+
+
 class KafkaReader(ReaderBase):
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
@@ -114,8 +150,12 @@ class KafkaReader(ReaderBase):
         self._stop = threading.Event()
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
-        self._codec = _MessageCodec(cfg.topic)
-        self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
+        self._codec = _TracedCodec(cfg.topic) if cfg.tracing else _MessageCodec(cfg.topic)
+        self._group = _Group()
+        self._ends_asked_at = 0.0
+        self._consumer = create_client(
+            Consumer, consumer_settings(cfg, group_id, self._commits, self._errors, self._on_commit)
+        )
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
         # stats(): messages on the broker past what this reader fetched, measured on the consumer thread.
         self._backlog = 0
@@ -168,12 +208,46 @@ class KafkaReader(ReaderBase):
             read=self._inbox.taken, queued=queued, lag=self._backlog + queued, **self._inbox.failures.counts()
         )
 
+    def _group_state(self) -> GroupState:
+        group = self._group
+        now = time.monotonic()
+        with group.lock:
+            lags = []
+            starts = dict(self._assigned_at)
+            for partition in sorted(self._partitions):
+                done = group.stored.get(partition, group.committed.get(partition, starts.get(partition)))
+                end = group.ends.get(partition)
+                lag = None if done is None or end is None else max(0, end - done)
+                lags.append(PartitionLag(partition, done, end, lag))
+            rebalance_seconds = group.rebalance_seconds
+            if group.revoked_at is not None:
+                rebalance_seconds += now - group.revoked_at
+            return GroupState(
+                partitions=tuple(lags),
+                rebalancing=group.revoked_at is not None,
+                backlog=self._backlog,
+                since_last_commit=None if group.last_commit_at is None else now - group.last_commit_at,
+                rebalances=group.rebalances,
+                rebalance_seconds=rebalance_seconds,
+            )
+
+    def _on_commit(self, err: Any, partitions: list[Any]) -> None:
+        # On the consumer thread, inside consume(): the broker's answer to a commit.
+        if err is not None:
+            return
+        group = self._group
+        with group.lock:
+            group.last_commit_at = time.monotonic()
+            for tp in partitions:
+                if tp.error is None and tp.offset >= 0:
+                    group.committed[tp.partition] = tp.offset
+
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> KafkaWriter:
         # The dead-letter hook (issue 13): same backend, same settings, another topic.
         return KafkaWriter(cfg)
 
-    def healthy(self) -> bool:
-        return self._health.check(self.status() is BusStatus.OPEN)
+    def _reachable(self) -> bool:
+        return self._health.check(True)
 
     def _admin_client(self) -> Any:
         # The consumer must not be called from this thread while its own is in consume().
@@ -300,14 +374,32 @@ class KafkaReader(ReaderBase):
         self._inbox.put_raw(messages, self._codec, ends)
 
     def _measure_backlog(self, consumer: Any) -> None:
-        """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O)."""
+        """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O).
+
+        A paused reader fetches nothing, so its cached watermarks stand still: then the
+        ends are asked of the broker, at most every ``_ENDS_INTERVAL`` (metrics() shows the lag grow).
+        """
         backlog = 0
+        ends: dict[int, int] = {}
         positions = consumer.position([TopicPartition(self._topic, p) for p in self._partitions])
+        ask = self._paused and time.monotonic() - self._ends_asked_at >= _ENDS_INTERVAL
+        if ask:
+            self._ends_asked_at = time.monotonic()
         for tp in positions:
-            _, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high >= 0 and tp.offset >= 0:
-                backlog += max(0, high - tp.offset)
+            if ask:
+                try:
+                    _, high = consumer.get_watermark_offsets(tp, timeout=_ENDS_TIMEOUT, cached=False)
+                except KafkaException:
+                    _, high = consumer.get_watermark_offsets(tp, cached=True)
+            else:
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                ends[tp.partition] = high
+                if tp.offset >= 0:
+                    backlog += max(0, high - tp.offset)
         self._backlog = backlog
+        with self._group.lock:
+            self._group.ends.update(ends)
 
     def _store_done(self) -> None:
         done = self._inbox.take_done()
@@ -325,6 +417,8 @@ class KafkaReader(ReaderBase):
             return
         try:
             self._consumer.store_offsets(offsets=offsets)
+            with self._group.lock:
+                self._group.stored.update((tp.partition, tp.offset) for tp in offsets)
         except KafkaException as exc:
             # A partition that was taken away meanwhile: its new owner reads from the last commit.
             _log.logger().debug("storing offsets on %s: %s", self._topic, describe(exc.args[0]))
@@ -332,6 +426,12 @@ class KafkaReader(ReaderBase):
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        group = self._group
+        with group.lock:
+            if group.revoked_at is not None:
+                group.rebalances += 1
+                group.rebalance_seconds += time.monotonic() - group.revoked_at
+                group.revoked_at = None
         positioned = self._starts_at.position(consumer, partitions)
         consumer.assign(positioned)
         if positioned:
@@ -354,6 +454,13 @@ class KafkaReader(ReaderBase):
         )
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        group = self._group
+        with group.lock:
+            if group.revoked_at is None:
+                group.revoked_at = time.monotonic()
+            for tp in partitions:
+                group.stored.pop(tp.partition, None)
+                group.committed.pop(tp.partition, None)
         self._partitions = []
         revoked = [tp.partition for tp in partitions]
         if self._commits:

@@ -14,6 +14,8 @@ from .. import _log
 from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, DeliveryError, FlushError
+from .._headers import HeadersArg, header_list
+from .._tracing import Tracing
 from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._health import HealthProbe
@@ -69,6 +71,9 @@ class KafkaWriter(WriterBase):
         self._poller = threading.Thread(target=self._serve_reports, name=f"msgbus-writer-{cfg.topic}", daemon=True)
         self._poller.start()
         self._health = HealthProbe(cfg, lambda: self._producer)
+        # The fast path of message_write: a NonBlocking write with nothing to add to the message.
+        self._fast = not self._blocking and not cfg.tracing
+        self._tracing = Tracing(cfg.topic) if cfg.tracing else None
         _log.logger().info(
             "%s writer connected to %s, topic %s",
             "Blocking" if self._blocking else "NonBlocking",
@@ -78,8 +83,8 @@ class KafkaWriter(WriterBase):
 
     # -- the interface -------------------------------------------------------
 
-    def message_write(self, msg: str) -> None:
-        if not self._blocking and type(msg) is str:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        if self._fast and headers is None and type(msg) is str:
             # Fast path, the usual NonBlocking write: one produce call, which encodes
             # the str as UTF-8 itself. Anything unusual (a full queue, a refusal, lone
             # surrogates, a closed bus) raises before queueing: the careful path below
@@ -97,12 +102,24 @@ class KafkaWriter(WriterBase):
                 in_flight.pop()
         payload = encode(msg)
         self._check_open()
-        if not self._blocking:
-            self._produce(payload, None)
+        wire: Headers = None if headers is None else [*header_list(headers)]
+        if self._tracing is not None:
+            with self._tracing.send(header_list(headers) if headers is not None else None) as traced:
+                self._write_payload(payload, [*traced])
             return
+        self._write_payload(payload, wire)
+
+    def _write_payload(self, payload: bytes, headers: Headers) -> None:
+        if not self._blocking:
+            self._produce(payload, None, headers)
+            return
+        durations = self._durations
+        started = time.monotonic() if durations is not None else 0.0
         ack = Acknowledgement()
-        self._produce(payload, ack)
+        self._produce(payload, ack, headers)
         self._await(ack)
+        if durations is not None:
+            durations.observe(time.monotonic() - started)
 
     def _await(self, ack: Acknowledgement) -> None:
         """Wait for ``ack``'s delivery report; DeliveryError if the message was not delivered."""
@@ -249,8 +266,8 @@ class KafkaWriter(WriterBase):
         queued = 0 if self._closed else len(self._producer)
         return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
 
-    def healthy(self) -> bool:
-        return self._health.check(self.status() is BusStatus.OPEN)
+    def _reachable(self) -> bool:
+        return self._health.check(True)
 
     def status(self) -> BusStatus:
         if self._closed or self._errors.fatal or not self._poller.is_alive():
