@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_a_stuck_handler_fails_livez_while_a_slow_one_stays_live(buses: BusFactory, topic: str) -> None:
     release = threading.Event()
-    limits = {"max_hold": 3.0, "stuck_after": 5.0, "group_id": f"g-{topic}"}
+    limits: dict[str, Any] = {"max_hold": 3.0, "stuck_after": 5.0, "group_id": f"g-{topic}"}
     stuck = buses.reader(topic + "-stuck", **limits)
     slow = buses.reader(topic + "-slow", **limits)
     handled: list[str] = []
@@ -38,9 +38,10 @@ def test_a_stuck_handler_fails_livez_while_a_slow_one_stays_live(buses: BusFacto
     stuck.register_cb(hang)
     runner = threading.Thread(target=slow.run, args=(one_second,), daemon=True)
     runner.start()
-    with serve_ops(0, host="127.0.0.1", buses=lambda: [stuck]) as stuck_ops, serve_ops(
-        0, host="127.0.0.1", buses=lambda: [slow]
-    ) as slow_ops:
+    with (
+        serve_ops(0, host="127.0.0.1", buses=lambda: [stuck]) as stuck_ops,
+        serve_ops(0, host="127.0.0.1", buses=lambda: [slow]) as slow_ops,
+    ):
         assert get(f"http://127.0.0.1:{stuck_ops.port}/livez")[0] == 200
         buses.writer(topic + "-stuck").message_write("never finished")
         slow_writer = buses.writer(topic + "-slow")

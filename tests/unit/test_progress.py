@@ -9,8 +9,15 @@ import pytest
 
 import msgbus
 from msgbus import HealthStatus
+from msgbus._bus import ReaderBase
+from msgbus._progress import Progress
 from msgbus.testing import MemoryBus
 from msgbus.testing._waits import wait_until
+
+
+def _progress(reader: msgbus.MsgBusIO) -> Progress:
+    assert isinstance(reader, ReaderBase)
+    return _progress(reader)
 
 
 def test_progress_counts_reads_and_what_waits() -> None:
@@ -21,7 +28,7 @@ def test_progress_counts_reads_and_what_waits() -> None:
             writer.message_write(f"m{i}")
         wait_until(lambda: reader.message_available() == 3, 10, "3 queued")
         assert reader.message_read(timeout=10) == "m0"
-        p = reader.inbox.progress()
+        p = _progress(reader)
         assert (p.queued, p.taken, p.finished, p.held) == (2, 1, 1, 0)
         assert p.last_finished_at is not None and p.oldest_held_at is None
 
@@ -31,15 +38,19 @@ def test_a_hanging_callback_is_held_then_stuck_then_released() -> None:
     with MemoryBus() as memory:
         reader = memory.reader("t", max_hold=0.3, stuck_after=60.0, timings=True)
         memory.writer("t").message_write("hang")
-        reader.register_cb(lambda msg: release.wait(30) and None)
-        wait_until(lambda: reader.inbox.progress().held == 1, 10, "the message held by the callback")
+
+        def hang(msg: str) -> None:
+            release.wait(30)
+
+        reader.register_cb(hang)
+        wait_until(lambda: _progress(reader).held == 1, 10, "the message held by the callback")
         wait_until(lambda: reader.health().status is HealthStatus.STUCK, 10, "stuck")
         verdict = reader.health()
         assert "held" in verdict.reason and not verdict.live and not reader.healthy()
         assert verdict.figures["oldest_held_age"] is not None and verdict.figures["oldest_held_age"] >= 0.3
         release.set()
         wait_until(lambda: reader.health().status is HealthStatus.IDLE, 10, "idle once released")
-        p = reader.inbox.progress()
+        p = _progress(reader)
         assert (p.held, p.finished) == (0, 1)
         metrics = reader.metrics()
         assert isinstance(metrics, msgbus.ReaderMetrics)
@@ -52,10 +63,10 @@ def test_a_loop_holds_its_message_until_it_asks_for_the_next() -> None:
         memory.writer("t").message_write_many(["a", "b"])
         loop = iter(reader)
         assert next(loop) == "a"
-        p = reader.inbox.progress()
+        p = _progress(reader)
         assert (p.held, p.finished) == (1, 0) and p.oldest_held_at is not None
         assert next(loop) == "b"
-        p = reader.inbox.progress()
+        p = _progress(reader)
         assert (p.held, p.finished, p.taken) == (1, 1, 2)
 
 
@@ -74,7 +85,8 @@ def test_headers_on_write_reach_read_record() -> None:
     with MemoryBus() as memory:
         reader = memory.reader("t")
         writer = memory.writer("t")
-        writer.message_write("hello", headers={"k": "v", "raw": b"\x00\xff"})
+        headers: dict[str, str | bytes] = {"k": "v", "raw": b"\x00\xff"}
+        writer.message_write("hello", headers=headers)
         writer.message_write("pairs", headers=[("k", "1"), ("k", "2")])
         first = reader.read_record(timeout=10)
         second = reader.read_record(timeout=10)
