@@ -17,7 +17,7 @@ from msgbus.testing._waits import wait_until
 
 def _progress(reader: msgbus.MsgBusIO) -> Progress:
     assert isinstance(reader, ReaderBase)
-    return _progress(reader)
+    return reader.inbox.progress()
 
 
 def test_progress_counts_reads_and_what_waits() -> None:
