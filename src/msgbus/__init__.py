@@ -15,6 +15,7 @@ stays cheap and ``msgbus.testing.MemoryBus`` works after a plain ``import msgbus
 
 # Private aliases: every public name of this module is in __all__ (tests/unit/test_api.py).
 import importlib as _importlib
+import types as _types
 import typing as _typing
 
 from ._bus import BusStats, MsgBusIO
@@ -60,7 +61,7 @@ if _typing.TYPE_CHECKING:
     from . import aio as aio
     from . import prometheus as prometheus
     from . import testing as testing
-    from .prometheus import serve_ops as serve_ops
+    from .prometheus import OpsServer
 
 __all__ = [
     "Blocking",
@@ -112,10 +113,19 @@ __all__ = [
 _LAZY_SUBMODULES = frozenset({"aio", "prometheus", "testing"})
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name == "serve_ops":
-        # On the prometheus extra: imported on first use, so `import msgbus` never needs it.
-        return _importlib.import_module(f"{__name__}.prometheus").serve_ops
+def serve_ops(port: int, host: str = "0.0.0.0") -> "OpsServer":
+    """Serve ``/metrics`` (Prometheus), ``/livez`` and ``/readyz`` (Kubernetes probes) for every open bus.
+
+    Needs the ``prometheus`` extra (``pip install 'hms-msgbus[prometheus]'``); see
+    ``msgbus.prometheus.serve_ops``. ``close()`` on the returned server stops it.
+    """
+    # Imported here: `import msgbus` never needs prometheus-client.
+    from .prometheus import serve_ops as serve
+
+    return serve(port, host)
+
+
+def __getattr__(name: str) -> _types.ModuleType:
     if name in _LAZY_SUBMODULES:
         # import_module binds the submodule as an attribute, so this runs once per name.
         return _importlib.import_module(f"{__name__}.{name}")
@@ -123,4 +133,4 @@ def __getattr__(name: str) -> _typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBMODULES | {"serve_ops"})
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
