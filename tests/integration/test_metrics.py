@@ -110,3 +110,14 @@ def test_every_prometheus_metric_over_http(buses: BusFactory, topic: str) -> Non
     assert health[(("direction", "reader"), ("group", group), ("status", "idle"), ("topic", topic))] == 1
     assert health[(("direction", "reader"), ("group", group), ("status", "stuck"), ("topic", topic))] == 0
     assert sum(v for k, v in health.items() if ("direction", "writer") in k) == 1
+
+
+def test_msgbus_write_sets_headers(kafka: LocalKafka, buses: BusFactory, topic: str) -> None:
+    reader = buses.reader(topic)
+    code, out = _cli(kafka, "write", "--topic", topic, "--header", "source=cli", "--header", "k=a=b", "hello")
+    assert code == 0, out
+    record = reader.read_record(timeout=20)
+    assert record is not None and record.text == "hello"
+    assert record.headers == (("source", b"cli"), ("k", b"a=b"))
+    proc = run_msgbus(["write", "--topic", topic, "--header", "novalue", "x", "--bootstrap", kafka.bootstrap_servers])
+    assert proc.returncode == 2 and "'novalue' is not NAME=VALUE" in proc.stderr
