@@ -5,28 +5,20 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 
-from . import _live, _log, _loops
+from . import _live, _log
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
-from ._handling import DeadLetterWriter
+from ._figures import GroupState, ReaderFigures, WriterFigures
 from ._headers import HeadersArg
-from ._health import (
-    Health,
-    HealthStatus,
-    Limits,
-    ReaderView,
-    ReaderWatch,
-    WriterView,
-    WriterWatch,
-    judge_reader,
-    judge_writer,
-)
-from ._inbox import Inbox
+from ._health import Health, HealthStatus, Limits
 from ._managed import Managed
-from ._metrics import Durations, PartitionLag, ReaderMetrics, Timing, WriterMetrics
+from ._metrics import Durations, ReaderMetrics, WriterMetrics
+from ._reading import loops
+from ._reading.failures import DeadLetterWriter
+from ._reading.inbox import Inbox
+from ._reading.observer import Observer
 from ._record import Record
 from ._tracing import Tracing
 
@@ -58,19 +50,6 @@ class BusStats:
     dead_lettered: int = 0
     #: Reader: messages whose handler failed and that were counted finished anyway (``Drop``).
     dropped: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class GroupState:
-    """A reader's side of its group, as its backend knows it (``ReaderBase._group_state``)."""
-
-    partitions: tuple[PartitionLag, ...] = ()
-    rebalancing: bool = False
-    #: Messages on the broker past what the reader fetched.
-    backlog: int = 0
-    since_last_commit: float | None = None
-    rebalances: int = 0
-    rebalance_seconds: float = 0.0
 
 
 def check_max_messages(max_messages: object) -> None:
@@ -227,10 +206,6 @@ class MsgBusIO(Managed, abc.ABC):
 class _BusBase(MsgBusIO):
     """The state a backend's writer and reader share: their config, direction rules, being closed."""
 
-    # Class-level defaults, for subclasses (test stubs) that skip __init__.
-    _durations: Durations | None = None
-    _tracing: Tracing | None = None
-
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
         self._topic = cfg.topic
@@ -240,6 +215,8 @@ class _BusBase(MsgBusIO):
         self._limits = Limits(cfg.stuck_after, cfg.max_hold)
         #: The handler's (reader) or the acknowledgements' (writer) durations; None unless cfg.timings.
         self._durations = Durations() if cfg.timings else None
+        #: The spans of this bus; None unless cfg.tracing.
+        self._tracing = Tracing(cfg.topic, cfg.group_id) if cfg.tracing else None
 
     @property
     def topic(self) -> str:
@@ -253,9 +230,6 @@ class _BusBase(MsgBusIO):
     def _reachable(self) -> bool | None:
         """Whether a broker answers (None: not known); backends override this."""
         return None
-
-    def _timing(self) -> Timing:
-        return self._durations.snapshot() if self._durations is not None else Timing()
 
     @property
     def blocking(self) -> bool:
@@ -281,32 +255,17 @@ class WriterBase(_BusBase):
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._watch = WriterWatch()
+        self._figures = WriterFigures(cfg.topic, self._limits, self._durations)
 
     def health(self) -> Health:
         stats = self.stats()
-        now = time.monotonic()
         is_open = self.status() is BusStatus.OPEN
-        trying = self._watch.observe(stats.queued, stats.delivered, stats.failed, now, self._limits)
-        view = WriterView(
-            open=is_open,
-            reachable=self._reachable() if is_open else None,
-            queued=stats.queued,
-            trying_since=trying,
-            last_delivered_at=self._watch.last_delivered_at,
-        )
-        return judge_writer(view, self._limits, time.monotonic())
+        reachable = self._reachable() if is_open else None
+        return self._figures.health(stats.queued, stats.delivered, stats.failed, is_open, reachable)
 
     def metrics(self) -> WriterMetrics:
         stats = self.stats()
-        return WriterMetrics(
-            topic=self._topic,
-            written=stats.written,
-            delivered=stats.delivered,
-            failed=stats.failed,
-            queued=stats.queued,
-            delivery=self._timing(),
-        )
+        return self._figures.metrics(stats.written, stats.delivered, stats.failed, stats.queued)
 
     def write_nowait(self, msg: str) -> bool:
         """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
@@ -369,11 +328,13 @@ class ReaderBase(_BusBase):
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
-        self._front = self._inbox.front
+        durations, tracing = self._durations, self._tracing
+        #: Around each handing of a message to the application's code; None (nothing done) unless timed or traced.
+        observer = Observer(durations, tracing) if durations is not None or tracing is not None else None
+        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic, observer=observer)
+        self._reads = self._inbox.reads
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
-        self._watch = ReaderWatch()
-        self._tracing = Tracing(cfg.topic, cfg.group_id) if cfg.tracing else None
+        self._figures = ReaderFigures(cfg.topic, cfg.group_id, self._limits, durations)
 
     @property
     def inbox(self) -> Inbox:
@@ -386,73 +347,19 @@ class ReaderBase(_BusBase):
 
     def health(self) -> Health:
         progress = self._inbox.progress()
-        durations = self._durations
-        started = durations.started if durations is not None else None
-        if started is not None and (progress.oldest_held_at is None or started < progress.oldest_held_at):
-            # The handler's own clock: exact where the Inbox only samples.
-            progress = dataclasses.replace(progress, oldest_held_at=started, held=max(progress.held, 1))
-        now = time.monotonic()
-        group = self._group_state()
         is_open = self.status() is BusStatus.OPEN
-        view = ReaderView(
-            open=is_open,
-            reachable=self._reachable() if is_open else None,
-            rebalancing=group.rebalancing,
-            progress=progress,
-            backlog=group.backlog,
-            waiting_since=self._watch.observe(progress, now),
-        )
-        return judge_reader(view, self._limits, time.monotonic())
+        reachable = self._reachable() if is_open else None
+        return self._figures.health(progress, self._group_state(), is_open, reachable)
 
     def metrics(self) -> ReaderMetrics:
-        progress = self._inbox.progress()
-        group = self._group_state()
-        counts = self._inbox.failures.counts()
-        return ReaderMetrics(
-            topic=self._topic,
-            group=self._cfg.group_id,
-            partitions=group.partitions,
-            queued=progress.queued,
-            held=progress.held,
-            oldest_held_age=None if progress.oldest_held_at is None else time.monotonic() - progress.oldest_held_at,
-            since_last_commit=group.since_last_commit,
-            rebalances=group.rebalances,
-            rebalance_seconds=group.rebalance_seconds,
-            handler=self._timing(),
-            read=self._inbox.taken,
-            retried=counts["retried"],
-            dead_lettered=counts["dead_lettered"],
-            dropped=counts["dropped"],
-        )
-
-    def _observed(self, handler: CBFunc) -> CBFunc:
-        """``handler``, timed (``timings``) and traced (``tracing``) when those are on; else itself."""
-        durations, tracing = self._durations, self._tracing
-        if not callable(handler) or (durations is None and tracing is None):
-            return handler  # (not callable: register_cb and run say so)
-        clock = time.monotonic
-
-        def observed(msg: str) -> None:
-            if durations is not None:
-                durations.start(clock())
-            try:
-                if tracing is not None:
-                    with tracing.process(msg):
-                        handler(msg)
-                else:
-                    handler(msg)
-            finally:
-                if durations is not None:
-                    durations.stop(clock())
-
-        return observed
+        return self._figures.metrics(self._inbox.progress(), self._group_state(), self._inbox.failures.counts())
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> DeadLetterWriter:
         """Open the writer of this reader's dead letters (``cfg`` is for it); backends override this."""
         raise ConfigError(f"{type(self).__name__} cannot write dead letters (on_handler_error=DeadLetter)")
 
     def __iter__(self) -> Iterator[str]:
-        return _loops.iterate(self._inbox)
+        return loops.iterate(self._inbox)
 
     def run(self, handler: CBFunc) -> None:
         """Call ``handler(msg)`` for every message, in order, in this thread, until the bus is disconnected.
@@ -462,32 +369,32 @@ class ReaderBase(_BusBase):
         ``HandlerError``). A ``BaseException`` that is not an ``Exception`` (Ctrl-C)
         leaves the message unfinished and propagates.
         """
-        _loops.run(self._inbox, self._observed(handler), self._topic)
+        loops.run(self._inbox, handler)
 
     def message_read(self, timeout: float | None = None) -> str | None:
-        try:
-            # Inbox.read's first step, inline: a call less for the usual read.
-            return self._front.next()
-        except StopIteration:
-            return self._inbox.read(timeout if self._blocking else 0.0)
+        return self._reads.read(timeout if self._blocking else 0.0)
 
     def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
         check_max_messages(max_messages)
-        return self._inbox.read_many(max_messages, timeout if self._blocking else 0.0)
+        return self._reads.read_many(max_messages, timeout if self._blocking else 0.0)
 
     def message_available(self) -> int:
         if self._closed:
             raise BusClosedError("the bus is disconnected")
-        return self._inbox.available()
+        return self._reads.available()
 
     def register_cb(self, cbfunc: CBFunc) -> None:
-        self._inbox.register(self._observed(cbfunc))
+        self._inbox.register(cbfunc)
 
     def unregister_cb(self) -> None:
         self._inbox.unregister()
 
     def read_record(self, timeout: float | None = None) -> Record | None:
-        return self._inbox.read_record(timeout if self._blocking else 0.0)
+        record = self._reads.read_record(timeout if self._blocking else 0.0)
+        observer = self._inbox.observer
+        if observer is not None and record is not None:
+            observer.received(record)
+        return record
 
     def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
         if self._closed:

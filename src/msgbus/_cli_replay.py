@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             last = time.monotonic()
             while args.count is None or replayed < args.count:
                 # Taken unfinished: committed only once its write back was acknowledged.
-                item = inbox.read_item(_SLICE, finished=False)
+                item = inbox.leases.take(_SLICE)
                 if item is None:
                     if time.monotonic() - last >= args.idle:
                         break
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                 # Blocking: returns once acknowledged. If it raises, the dead letter stays
                 # unfinished, so disconnect does not commit it (nor anything after it).
                 writer.message_write(item[0])
-                inbox.finish(item)
+                inbox.leases.finish(item)
                 replayed += 1
                 last = time.monotonic()
     except MsgBusError as exc:

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 
 from . import _log
-from ._batches import HeaderMap, Item
 from ._bus import BusStats, ReaderBase, WriterBase
 from ._config import BusDir, BusStatus, MsgBusConfig
 from ._errors import DeliveryError, InvalidMessageError
 from ._headers import HeadersArg, header_list
+from ._reading.item import Item
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
 MAX_MESSAGE_BYTES = 1_000_000
@@ -223,16 +223,17 @@ class MemoryReader(ReaderBase):
 
     def status(self) -> BusStatus:
         # Stopped by the failure policy (Stop): a fatal error for this reader.
-        return BusStatus.CLOSED if self._closed or self._inbox.failures.stopped else BusStatus.OPEN
+        return BusStatus.CLOSED if self._closed or self._inbox.stopped else BusStatus.OPEN
 
     def stats(self) -> BusStats:
-        queued = self._inbox.available()
+        progress = self._inbox.progress()
+        queued = progress.queued
         with self._cluster.cond:
             if self._group is not None:
                 backlog = len(self._log) - self._group.next_offset + len(self._group.returned)
             else:
                 backlog = len(self._log) - self._next
-        return BusStats(read=self._inbox.taken, queued=queued, lag=backlog + queued, **self._inbox.failures.counts())
+        return BusStats(read=progress.taken, queued=queued, lag=backlog + queued, **self._inbox.failures.counts())
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> MemoryWriter:
         return MemoryWriter(cfg)
@@ -252,15 +253,15 @@ class MemoryReader(ReaderBase):
             group = self._group
             if group is not None:
                 # At-least-once: what this member took in but nobody read goes back to the group.
-                group.returned.extendleft(item[2] for item in reversed(unread))
+                group.returned.extendleft(item.offset for item in reversed(unread))
                 group.members -= 1
                 self._cluster.cond.notify_all()
         _log.logger().info("in-process reader on %s disconnected", self._topic)
 
     # -- the reader thread -----------------------------------------------------
 
-    def _take(self, room: int) -> tuple[list[Item], HeaderMap]:
-        # Called with the cluster's cond held: the messages, and the headers of those that have some.
+    def _take(self, room: int) -> list[Item]:
+        # Called with the cluster's cond held: the messages, with their headers.
         log = self._log
         offsets: list[int] = []
         group = self._group
@@ -278,17 +279,20 @@ class MemoryReader(ReaderBase):
             offsets.extend(range(group.next_offset, end))
             group.next_offset = max(group.next_offset, end)
         stored = self._headers
-        headers: HeaderMap = {(0, offset): stored[offset] for offset in offsets if offset in stored} if stored else {}
-        return [(log[offset][0], 0, offset, log[offset][1]) for offset in offsets], headers
+        return [Item(log[offset][0], 0, offset, log[offset][1], stored.get(offset, ())) for offset in offsets]
 
     def _run(self) -> None:
         cond = self._cluster.cond
-        inbox = self._inbox
+        feed = self._inbox.feed
         while not self._stop.is_set():
-            room = inbox.free()
+            room = feed.free()
+            if room <= 0:
+                # Full: wait for the application to make room (takes notify), not a poll.
+                feed.wait_room(max(1, feed.capacity // 2), _POLL * 20)
+                continue
             with cond:
-                items, headers = self._take(room) if room > 0 else ([], {})
+                items = self._take(room)
                 if not items:
                     cond.wait(_POLL)
                     continue
-            inbox.put_many(items, headers)
+            feed.put_items(items)

@@ -86,11 +86,7 @@ class WriterMetrics:
 
 
 class Durations:
-    """Records durations; ``observe`` and ``snapshot`` may be called from any thread (one lock).
-
-    It also remembers when the call being timed now started (``start``/``stop``),
-    so a health verdict sees a handler that hangs before it returns.
-    """
+    """Records durations; ``observe`` and ``snapshot`` may be called from any thread (one lock)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -98,23 +94,6 @@ class Durations:
         self._count = 0
         self._total = 0.0
         self._max = 0.0
-        self._started: float | None = None
-
-    def start(self, now: float) -> None:
-        with self._lock:
-            self._started = now
-
-    def stop(self, now: float) -> None:
-        with self._lock:
-            started, self._started = self._started, None
-        if started is not None:
-            self.observe(now - started)
-
-    @property
-    def started(self) -> float | None:
-        """When the call being timed now started (None: none is)."""
-        with self._lock:
-            return self._started
 
     def observe(self, seconds: float) -> None:
         with self._lock:

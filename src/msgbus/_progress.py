@@ -1,25 +1,23 @@
-"""``Progress``: what a reader's application has done with its messages, as the Inbox counts it.
-
-The contract between the Inbox (``Inbox.progress()``) and the health verdict
-(``_health``): plain data, made under the Inbox's lock and immutable after.
-"""
+"""``Progress``: what a reader's application has taken and finished, for health verdicts and metrics."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Progress:
-    #: Messages waiting in the reader, not taken by the application.
+    """A snapshot of a reader's inbox (``Inbox.progress``); times are ``time.monotonic()``."""
+
+    #: Waiting in the reader, not taken.
     queued: int
-    #: Messages handed to the application so far.
+    #: Handed to the application so far.
     taken: int
-    #: Messages finished so far (read, handler returned, dropped, dead-lettered).
+    #: Finished so far (read, handler returned, dropped, dead-lettered).
     finished: int
-    #: Messages taken and not finished yet.
+    #: Taken and not finished yet.
     held: int
-    #: ``time.monotonic()`` when the oldest held message was taken (None: none is held).
+    #: When the oldest held message was taken; None when none is held.
     oldest_held_at: float | None
-    #: ``time.monotonic()`` of the latest finish (None: nothing finished yet).
+    #: When a message was last finished; None before the first.
     last_finished_at: float | None

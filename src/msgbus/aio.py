@@ -30,15 +30,16 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import Any
 
-from . import _aio_loops, _log
+from . import _cancel, _log
 from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
 from ._config import BusStatus, MsgBusConfig
 from ._connect import connect as _connect
 from ._errors import BusClosedError, DeliveryError
 from ._headers import HeadersArg
 from ._health import Health
-from ._inbox import Inbox
 from ._metrics import ReaderMetrics, WriterMetrics
+from ._reading import aio_loops as _aio_loops
+from ._reading.inbox import Inbox
 from ._record import Record
 
 __all__ = ["AsyncMsgBus", "connect"]
@@ -54,12 +55,17 @@ async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:
     Cancelled (say by ``asyncio.wait_for``), it raises ``CancelledError`` at once;
     the bus the worker thread goes on to open is disconnected there.
     """
+    loop = asyncio.get_running_loop()
     opening = _Opening(cfg)
-    future = asyncio.get_running_loop().run_in_executor(None, opening.run)
+    future: asyncio.Future[MsgBusIO | None] = loop.create_future()
+    # Its own thread, not the loop's executor: asyncio.run() would wait for the executor
+    # at its end, and a cancelled connect must not keep it from returning.
+    name = f"msgbus-aio-connect-{cfg.topic}" if isinstance(cfg, MsgBusConfig) else "msgbus-aio-connect"
+    threading.Thread(target=opening.run, args=(loop, future), name=name, daemon=True).start()
     try:
         bus = await asyncio.shield(future)
     except asyncio.CancelledError:
-        # Nobody will await the worker's result: take its error (if any) so asyncio does not log it.
+        # Nobody will await the thread's result: take its error (if any) so asyncio does not log it.
         future.add_done_callback(_retrieve)
         leftover = opening.abandon()
         if leftover is not None:
@@ -71,29 +77,56 @@ async def connect(cfg: MsgBusConfig) -> AsyncMsgBus:
 
 
 class _Opening:
-    """One connect in a worker thread; the thread disconnects the bus itself if its task gave up."""
+    """One connect in a thread of its own; abandoned, it stops its attempts and disconnects what it opened."""
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         self._cfg = cfg
         self._lock = threading.Lock()
         self._abandoned = False
+        self._cancelled = threading.Event()
         self._bus: MsgBusIO | None = None
 
-    def run(self) -> MsgBusIO | None:
-        bus = _connect(self._cfg)
+    def run(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[MsgBusIO | None]) -> None:
+        try:
+            with _cancel.cancellable(self._cancelled):
+                bus = _connect(self._cfg)
+        except BaseException as exc:
+            _resolve(loop, future, None, exc)
+            return
         with self._lock:
             if not self._abandoned:
                 self._bus = bus
-                return bus
+                _resolve(loop, future, bus, None)
+                return
         _disconnect_quietly(bus)
-        return None
 
     def abandon(self) -> MsgBusIO | None:
-        """Give up; the bus already handed over (the caller must disconnect it), if any."""
+        """Give up (the attempts stop at their next wait); the bus already handed over, if any."""
+        self._cancelled.set()
         with self._lock:
             self._abandoned = True
             bus, self._bus = self._bus, None
         return bus
+
+
+def _resolve(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[MsgBusIO | None],
+    bus: MsgBusIO | None,
+    exc: BaseException | None,
+) -> None:
+    """From the connecting thread: settle ``future`` on its loop (nothing, if the loop is closed)."""
+
+    def settle() -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(bus)
+
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+        loop.call_soon_threadsafe(settle)
 
 
 def _disconnect_quietly(bus: MsgBusIO) -> None:
@@ -183,12 +216,12 @@ class AsyncMsgBus:
                 return self.sync.message_read(timeout)  # raises at once: wrong direction, or closed
             record = await self._read_in_thread(timeout)
             return None if record is None else record.text
-        # read(0): the inbox's cheapest take (the front run), in the task.
-        inbox = self._inbox
-        msg = inbox.read(0)
+        # A read that does not wait, in the task.
+        reads = self._inbox.reads
+        msg = reads.read(0)
         if msg is not None or not self._blocking or (timeout is not None and timeout <= 0):
             return msg
-        return await _aio_loops.wait_for(inbox, lambda: inbox.read(0), timeout)
+        return await _aio_loops.wait_for(self._inbox, lambda: reads.read(0), timeout)
 
     async def message_read_many(self, max_messages: int, timeout: float | None = None) -> list[str]:
         """Up to ``max_messages`` messages, in order (readers only); see ``MsgBusIO.message_read_many``.
@@ -203,10 +236,11 @@ class AsyncMsgBus:
             if isinstance(self.sync, WriterBase):
                 return self.sync.message_read_many(max_messages, timeout)  # raises at once
             return await self._read_many_in_thread(max_messages, timeout)
-        msgs = inbox.read_many(max_messages, 0)
+        reads = inbox.reads
+        msgs = reads.read_many(max_messages, 0)
         if msgs or not self._blocking or (timeout is not None and timeout <= 0):
             return msgs
-        return await _aio_loops.wait_for(inbox, lambda: inbox.read_many(max_messages, 0) or None, timeout) or []
+        return await _aio_loops.wait_for(inbox, lambda: reads.read_many(max_messages, 0) or None, timeout) or []
 
     async def _read_many_in_thread(self, max_messages: int, timeout: float | None) -> list[str]:
         # A user's own MsgBusIO: one read that may wait, then reads that do not, each in a worker.
@@ -225,11 +259,14 @@ class AsyncMsgBus:
             if isinstance(self.sync, WriterBase):
                 return self.sync.read_record(timeout)  # raises at once: wrong direction, or closed
             return await self._read_in_thread(timeout)
-        inbox = self._inbox
-        record = inbox.read_record(0)
-        if record is not None or not self._blocking or (timeout is not None and timeout <= 0):
-            return record
-        return await _aio_loops.wait_for(inbox, lambda: inbox.read_record(0), timeout)
+        reads = self._inbox.reads
+        record = reads.read_record(0)
+        if record is None and self._blocking and (timeout is None or timeout > 0):
+            record = await _aio_loops.wait_for(self._inbox, lambda: reads.read_record(0), timeout)
+        observer = self._inbox.observer
+        if observer is not None and record is not None:
+            observer.received(record)
+        return record
 
     async def _read_in_thread(self, timeout: float | None) -> Record | None:
         # A user's own MsgBusIO: its reads may block, so they run in a worker. The worker

@@ -1,4 +1,8 @@
-"""``python -m tests.chaos --seed N --duration S --nodes 1 3``: run, print the table, exit 1 on any anomaly."""
+"""``python -m tests.chaos --seed N --duration S --nodes 1 3``: run, print the table, exit 1 on any anomaly.
+
+``--seeds 101 102 ...`` runs several seeds in turn (each on every ``--nodes``) and ends with a
+summary: the long run (``make chaos-long``) is six seeds, 150 s each on 1 and on 3 nodes.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,35 @@ import logging
 import random
 import sys
 
-from .report import text_report, write_json
+from .report import summary_report, text_report, write_json
 from .runner import DRAIN_TIMEOUT, run_chaos
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__)
     parser.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds, one after the other")
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of history per run (default 120)")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1], choices=(1, 3), help="one run per value")
     parser.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT)
     args = parser.parse_args(argv)
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
+    if args.seeds is not None:
+        seeds = args.seeds
+    else:
+        seeds = [args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)]
     # librdkafka's connection errors during faults are expected; keep the output to the findings.
     logging.basicConfig(level=logging.CRITICAL)
-    failed = False
-    for nodes in args.nodes:
-        print(f"chaos: seed {seed}, {nodes} node(s), {args.duration:g} s", flush=True)
-        run = run_chaos(seed, args.duration, nodes, args.drain_timeout)
-        print(text_report(run), flush=True)
-        print(f"result: {write_json(run)}", flush=True)
-        failed = failed or run.findings.total > 0
-    return 1 if failed else 0
+    summary = []
+    for seed in seeds:
+        for nodes in args.nodes:
+            print(f"chaos: seed {seed}, {nodes} node(s), {args.duration:g} s", flush=True)
+            run = run_chaos(seed, args.duration, nodes, args.drain_timeout)
+            print(text_report(run), flush=True)
+            print(f"result: {write_json(run)}", flush=True)
+            summary.append((seed, nodes, run))
+    if len(summary) > 1:
+        print(summary_report(summary), flush=True)
+    return 1 if any(run.findings.total for _, _, run in summary) else 0
 
 
 if __name__ == "__main__":

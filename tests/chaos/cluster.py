@@ -15,7 +15,7 @@ from confluent_kafka.cimpl import NewPartitions
 from msgbus.testing import LocalKafka
 
 from .actors import Ctx
-from .record import FaultRec, GrowRec
+from .record import Dead, FaultRec, GrowRec
 from .schedule import FaultPlan, GrowPlan
 
 # The harness's own clients see every fault too: their librdkafka lines go here, not to stderr.
@@ -105,6 +105,35 @@ def grow(ctx: Ctx, admin: Any, g: GrowPlan) -> None:
 
 def read_back(bootstrap: str, topic: str, timeout: float = 90) -> list[tuple[int, int, str]]:
     """(partition, offset, text) of every message in ``topic``, with a plain consumer."""
+    return [(p, o, text) for p, o, text, _ in read_raw(bootstrap, topic, timeout)]
+
+
+def read_dead_letters(bootstrap: str, topic: str, timeout: float = 90) -> list[Dead]:
+    """A dead-letter topic's messages, with the place and attempts their headers name (-1: a header missing)."""
+    out = []
+    for _, _, text, headers in read_raw(bootstrap, topic, timeout):
+        named = {k: (v or b"").decode("utf-8", "replace") for k, v in headers}
+
+        def number(key: str, named: dict[str, str] = named) -> int:
+            value = named.get(key, "")
+            return int(value) if value.isdigit() else -1
+
+        out.append(
+            Dead(
+                text,
+                named.get("msgbus.original.topic", ""),
+                number("msgbus.original.partition"),
+                number("msgbus.original.offset"),
+                number("msgbus.attempts"),
+            )
+        )
+    return out
+
+
+def read_raw(
+    bootstrap: str, topic: str, timeout: float = 90
+) -> list[tuple[int, int, str, list[tuple[str, bytes | None]]]]:
+    """(partition, offset, text, headers) of every message in ``topic``, with a plain consumer."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -125,7 +154,7 @@ def read_back(bootstrap: str, topic: str, timeout: float = 90) -> list[tuple[int
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        out: list[tuple[int, int, str]] = []
+        out: list[tuple[int, int, str, list[tuple[str, bytes | None]]]] = []
         done: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(done) < len(ends):
@@ -136,7 +165,11 @@ def read_back(bootstrap: str, topic: str, timeout: float = 90) -> list[tuple[int
                     continue
                 value, offset, partition = msg.value(), msg.offset(), msg.partition()
                 assert offset is not None and partition is not None
-                out.append((partition, offset, value.decode("utf-8", "replace") if value is not None else ""))
+                text = value.decode("utf-8", "replace") if value is not None else ""
+                raw = msg.headers() or []
+                pairs = raw.items() if isinstance(raw, dict) else raw
+                headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in pairs]
+                out.append((partition, offset, text, headers))
                 if offset + 1 >= ends[partition]:
                     done.add(partition)
         return out

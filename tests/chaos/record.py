@@ -27,6 +27,29 @@ class WriteRec:
 CONSUMER_TASKS = {"aio-one": 1, "aio-many": 3, "aio-waitfor": 2}
 
 
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    """A ``HandlerError`` a reader with a Stop policy raised: where it says the message was."""
+
+    rid: int
+    text: str  # the payload the handler last failed on
+    topic: str
+    partition: int
+    offset: int
+    t: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Dead:
+    """A message on a reader's dead-letter topic, with the headers that say where it came from."""
+
+    text: str
+    topic: str
+    partition: int
+    offset: int
+    attempts: int
+
+
 @dataclasses.dataclass
 class ReaderRec:
     rid: int
@@ -41,6 +64,10 @@ class ReaderRec:
     disc_start: float | None = None
     disc_end: float | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
+    #: A reader with a Stop policy that stopped is replaced by a new one (a new id) of the same plan.
+    replaces: int | None = None
+    #: Its failure policy's attempts (run kinds).
+    policy_attempts: int = 1
 
     @property
     def key(self) -> str:
@@ -67,7 +94,13 @@ class GrowRec:
 
 
 class Recorder:
-    """Thread-safe enough: list.append and dict stores are atomic in CPython; counters take the lock."""
+    """What the actors report, from many threads.
+
+    What is read while it is written (``deliveries`` and ``gave_up``, by the drain) and the counters
+    change under ``lock``, through the methods below. The other lists and dicts are only appended to
+    or stored into, which the built-in types make thread-safe themselves (Python's free-threading
+    HOWTO documents it), and read once the actors are done.
+    """
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
@@ -78,6 +111,18 @@ class Recorder:
         self.readers: dict[int, ReaderRec] = {}
         #: (reader id, "registered"/"unregistered", time)
         self.callbacks: list[tuple[int, str, float]] = []
+        #: (reader id, text, time) of every call of a failing handler (run kinds) that raised.
+        self.failures: list[tuple[int, str, float]] = []
+        #: (reader id, text, time): the handler failed on its last attempt and the policy's outcome is
+        #: to drop it or dead-letter it: it counts as delivered (a dead letter only if it is on the topic).
+        self.gave_up: list[tuple[int, str, float]] = []
+        #: (reader id, text, partition, offset) of every Record read_record returned.
+        self.records: list[tuple[int, str, int, int]] = []
+        self.stops: list[Stopped] = []
+        #: Reader id -> what its dead-letter topic holds (filled after the run).
+        self.dead: dict[int, list[Dead]] = {}
+        #: (reader id, anomaly, what): a promise of the reader's kind broken where the actor could see it.
+        self.broken: list[tuple[int, str, str]] = []
         self.faults: list[FaultRec] = []
         self.grows: list[GrowRec] = []
         self.hung: list[str] = []
@@ -105,10 +150,37 @@ class Recorder:
     # -- readers --------------------------------------------------------------
 
     def deliver(self, rid: int, text: str) -> None:
-        self.deliveries.append((rid, text, time.monotonic()))
+        with self.lock:
+            self.deliveries.append((rid, text, time.monotonic()))
+
+    def deliver_many(self, rid: int, texts: list[str]) -> None:
+        t = time.monotonic()
+        with self.lock:
+            self.deliveries.extend((rid, text, t) for text in texts)
+
+    def failed(self, rid: int, text: str, given_up: bool) -> None:
+        """A failing handler raised on ``text``; ``given_up``: its last attempt, to be dropped or dead-lettered."""
+        t = time.monotonic()
+        with self.lock:
+            self.failures.append((rid, text, t))
+            if given_up:
+                self.gave_up.append((rid, text, t))
+
+    def record(self, rid: int, text: str, partition: int, offset: int) -> None:
+        with self.lock:
+            self.records.append((rid, text, partition, offset))
+
+    def add_hung(self, what: str) -> None:
+        with self.lock:
+            self.hung.append(what)
+
+    def broke(self, rid: int, what: str, anomaly: str = "broken promise") -> None:
+        with self.lock:
+            self.broken.append((rid, anomaly, what))
 
     def callback(self, rid: int, what: str) -> None:
-        self.callbacks.append((rid, what, time.monotonic()))
+        with self.lock:
+            self.callbacks.append((rid, what, time.monotonic()))
 
     def note(self, text: str) -> None:
         with self.lock:

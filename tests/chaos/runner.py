@@ -11,11 +11,13 @@ from typing import Any
 from msgbus.testing import LocalKafka
 
 from . import cluster
-from .actors import HUNG_AFTER, Ctx, ReaderActor, Writer
+from .actors import HUNG_AFTER, Ctx, Writer
 from .aio_reader import AioReader
-from .check import Checker, Findings, Offsets, Positions, drain_targets
+from .check import Checker, Findings, Positions, drain_targets
+from .check_reads import Offsets
+from .readers import ReaderActor
 from .record import Recorder
-from .schedule import AIO_KINDS, TOPIC_PRE, TOPICS, Plan, make_plan
+from .schedule import AIO_KINDS, POLICY_OF, TOPIC_PRE, TOPICS, Plan, make_plan
 
 #: A group that has undelivered acknowledged messages and delivers nothing for this long in the drain is stuck.
 STUCK_AFTER = 20.0
@@ -54,6 +56,9 @@ class Run:
             finally:
                 self._stop(ctx, kafka, admin, baseline)
             positions, offsets, copies = self._read_back(kafka)
+            for r in plan.readers:
+                if POLICY_OF.get(r.kind) == "deadletter":
+                    self.rec.dead[r.rid] = cluster.read_dead_letters(kafka.bootstrap_servers, r.dead_letter_topic())
         finally:
             kafka.stop()
         self.findings = Checker(self.rec, positions, offsets, copies).run()
@@ -109,7 +114,8 @@ class Run:
         rec.drain_end = time.monotonic()
         ctx.shutdown.set()
         self._join(self.readers, HUNG_AFTER + 20, "reader")
-        rec.hung.extend(ctx.overdue(0))
+        for what in ctx.overdue(0):
+            rec.add_hung(what)
         deadline = time.monotonic() + THREADS_GRACE
         while (left := msgbus_threads() - baseline) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -123,26 +129,30 @@ class Run:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                self.rec.hung.append(f"{what} {thread.name} did not finish within {bound:g} s")
+                self.rec.add_hung(f"{what} {thread.name} did not finish within {bound:g} s")
 
     def _drain(self) -> None:
         """Let every group left deliver what it must; a group that stops delivering meanwhile is stuck."""
         rec = self.rec
         assert rec.drain_start is not None
         targets = drain_targets(rec)
-        key_of = {rid: r.key for rid, r in rec.readers.items()}
         delivered: dict[str, set[str]] = collections.defaultdict(set)
         last: dict[str, float] = {}
         pending = {key for key, wanted in targets.items() if wanted}
-        seen = 0
+        seen = seen_given_up = 0
         deadline = rec.drain_start + self.drain_timeout
         while pending:
             time.sleep(0.5)
-            batch = rec.deliveries[seen:]
+            with rec.lock:
+                batch = rec.deliveries[seen:]
+                # A dropped or dead-lettered message counts as delivered.
+                given_up = list(rec.gave_up[seen_given_up:])
             seen += len(batch)
-            for rid, text, t in batch:
-                delivered[key_of[rid]].add(text)
-                last[key_of[rid]] = t
+            seen_given_up += len(given_up)
+            for rid, text, t in batch + given_up:
+                key = rec.readers[rid].key  # a replacement reader may have joined since the drain began
+                delivered[key].add(text)
+                last[key] = t
             now = time.monotonic()
             for key in sorted(pending):
                 missing = len(targets[key] - delivered[key])

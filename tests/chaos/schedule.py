@@ -12,10 +12,45 @@ TOPIC_PRE = "chaos-pre"
 TOPIC_LATE = "chaos-late"
 TOPICS = (TOPIC_PRE, TOPIC_LATE)
 
-#: Reader kinds; see actors.py and aio_reader.py.
-SYNC_KINDS = ("read", "read-nonblocking", "callback", "iter")
-AIO_KINDS = ("aio-one", "aio-many", "aio-waitfor")
+#: Reader kinds, one per way to read (see readers.py and aio_reader.py):
+#: ``available-*`` poll ``message_available()`` and then ``message_read()`` (the Go services' idiom);
+#: ``read`` reads with a timeout, ``read-forever`` without (Blocking), ``read-nonblocking`` on a
+#: NonBlocking bus; ``run-<policy>`` is ``reader.run(handler)`` with a handler that fails on a seeded
+#: fraction of the payloads, under that failure policy; ``aio-*`` are the same through ``msgbus.aio``.
+SYNC_KINDS = (
+    "available-blocking",
+    "available-nonblocking",
+    "read",
+    "read-forever",
+    "read-nonblocking",
+    "read-many",
+    "read-record",
+    "callback",
+    "iter",
+    "run-retry",
+    "run-deadletter",
+    "run-drop",
+    "run-stop",
+)
+AIO_KINDS = (
+    "aio-one",
+    "aio-many",
+    "aio-waitfor",
+    "aio-read-many",
+    "aio-read-record",
+    "aio-for",
+    "aio-run-retry",
+    "aio-run-deadletter",
+    "aio-run-drop",
+    "aio-run-stop",
+)
 KINDS = SYNC_KINDS + AIO_KINDS
+#: The handler's failure policy of each ``run`` kind ("retry": retried, then it succeeds).
+POLICY_OF = {kind: kind.rsplit("-", 1)[1] for kind in KINDS if kind.startswith(("run-", "aio-run-"))}
+#: A stopped reader's messages are taken over by the next reader of its group, so these need a named group.
+STOP_KINDS = tuple(kind for kind, policy in POLICY_OF.items() if policy == "stop")
+#: A reader that stopped is replaced by a new one at most this many times (then its handler stops failing).
+MAX_STOPS = 3
 FAULT_KINDS = ("kill", "stop", "pause")
 
 
@@ -42,6 +77,17 @@ class ReaderPlan:
     start: float
     stop: float | None  # None: stays until the end of the run
     toggles: tuple[float, ...]  # callback readers: unregister/register at these times
+    batch: int = 1  # read-many kinds: max_messages
+    #: run kinds: the handler fails on payloads whose seeded hash falls below this fraction...
+    fail_rate: float = 0.0
+    #: ...that many times in a row (retry: fewer than ``attempts``, so it then succeeds; else every time).
+    fail_times: int = 0
+    #: run kinds: 1 is the bare outcome (Drop(), DeadLetter(t), Stop()), more is Retry(attempts, then=it).
+    attempts: int = 1
+    salt: int = 0  # the failure hash's salt (from the seed)
+
+    def dead_letter_topic(self) -> str:
+        return f"chaos-dlq-r{self.rid}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +135,7 @@ def make_plan(seed: int, duration: float, nodes: int) -> Plan:
     d = float(duration)
     late_writes_at = rng.uniform(0.1, 0.25) * d
     writers = _writers(rng, d, late_writes_at)
-    readers = _readers(rng, d)
+    readers = _readers(rng, seed, d)
     faults = _faults(rng, d, nodes)
     grows = []
     for topic in TOPICS:
@@ -101,7 +147,8 @@ def make_plan(seed: int, duration: float, nodes: int) -> Plan:
         seed=seed,
         duration=d,
         nodes=nodes,
-        pre_partitions=rng.choice((1, 2, 3)),
+        # Enough partitions that most members of a shared group have one to read (idle ones still occur).
+        pre_partitions=rng.choice((2, 3, 4)),
         writers=tuple(writers),
         readers=tuple(readers),
         faults=tuple(faults),
@@ -121,6 +168,9 @@ def _writers(rng: random.Random, d: float, late_writes_at: float) -> list[Writer
         if topic == TOPIC_LATE:
             start = max(start, late_writes_at)
         stop = d if rng.random() < 0.6 else rng.uniform(start + 5, d)
+        if wid <= len(TOPICS):
+            # Each topic's first writer writes to the end, so every reader, however late, has messages to read.
+            stop = d
         out.append(
             WriterPlan(
                 wid,
@@ -135,9 +185,26 @@ def _writers(rng: random.Random, d: float, late_writes_at: float) -> list[Writer
     return out
 
 
-def _readers(rng: random.Random, d: float) -> list[ReaderPlan]:
+def readers_per_run(d: float) -> int:
+    """How many readers (besides the anchors) a run of ``d`` seconds plans: the stride of the kinds' rotation."""
+    return max(8, min(12, round(d / 8)))
+
+
+def kinds_of_run(seed: int, d: float) -> list[str]:
+    """The kinds a run draws, in order: KINDS from ``seed * readers_per_run(d)`` on, round and round.
+
+    So consecutive seeds take consecutive slices of KINDS, and any ``ceil(len(KINDS) / stride)``
+    consecutive seeds cover every kind (anchors only add to a run's slice).
+    """
+    stride = readers_per_run(d)
+    return [KINDS[(seed * stride + i) % len(KINDS)] for i in range(stride + len(TOPICS) + 1)]
+
+
+def _readers(rng: random.Random, seed: int, d: float) -> list[ReaderPlan]:
     out: list[ReaderPlan] = []
+    kinds = kinds_of_run(seed, d)
     groups: dict[str, tuple[str, str]] = {}
+    slots: list[tuple[str, str | None, str, float, float | None, bool]] = []
     for topic in TOPICS:
         # One shared group per topic. A group starting at "latest" gets an anchor
         # member for the whole run: if it emptied, a partition added meanwhile would
@@ -145,22 +212,30 @@ def _readers(rng: random.Random, d: float) -> list[ReaderPlan]:
         reset = rng.choice(("latest", "earliest"))
         groups[topic] = (_group_name(topic, 1), reset)
         if reset == "latest":
-            out.append(_reader(rng, len(out) + 1, topic, groups[topic][0], reset, 0.0, None, d, anchor=True))
+            slots.append((topic, groups[topic][0], reset, 0.0, None, True))
     # The usual order: a private reader of the late topic connects before the topic exists.
-    out.append(_reader(rng, len(out) + 1, TOPIC_LATE, "", "latest", 0.0, None, d, anchor=True))
-    for _ in range(max(4, min(12, round(d / 8)))):
+    slots.append((TOPIC_LATE, "", "latest", 0.0, None, True))
+    for _ in range(readers_per_run(d)):
         topic = rng.choice(TOPICS)
         shared = rng.random() < 0.5
-        group, reset = groups[topic] if shared else ("", "latest")
         start = rng.uniform(0, 0.8 * d)
         stop = None if rng.random() < 0.5 else min(0.95 * d, start + rng.uniform(5, 0.5 * d))
-        out.append(_reader(rng, len(out) + 1, topic, group, reset, start, stop, d, anchor=False))
+        # None: shared unless the kind needs a named group anyway (decided with the kind, below).
+        slots.append((topic, None if shared else "", "latest", start, stop, False))
+    for topic, group, reset, start, stop, anchor in slots:
+        # A private slot cannot take a Stop kind: the next slot gets it instead.
+        index = next(i for i, k in enumerate(kinds) if group != "" or k not in STOP_KINDS)
+        kind = kinds.pop(index)
+        if group is None or kind in STOP_KINDS:
+            group, reset = groups[topic]
+        out.append(_reader(rng, len(out) + 1, kind, topic, group, reset, start, stop, d, anchor=anchor))
     return out
 
 
 def _reader(
     rng: random.Random,
     rid: int,
+    kind: str,
     topic: str,
     group: str,
     reset: str,
@@ -170,7 +245,6 @@ def _reader(
     *,
     anchor: bool,
 ) -> ReaderPlan:
-    kind = rng.choice(KINDS)
     slow = 0.0 if anchor and rng.random() < 0.5 else rng.choice((0.0, 0.0, 0.002, 0.005, 0.01))
     queue = rng.choice((10, 30, 100)) if slow else rng.choice((50, 200, 1000))
     toggles: list[float] = []
@@ -180,6 +254,13 @@ def _reader(
         while t < end - 1:
             toggles.append(round(t, 2))
             t += rng.uniform(0.5, 6)
+    policy = POLICY_OF.get(kind)
+    fail_rate, fail_times, attempts = 0.0, 0, 1
+    if policy is not None:
+        # Stop: a few stops a run (each one costs a reconnect); the others: a few percent of the payloads.
+        fail_rate = rng.choice((0.002, 0.005)) if policy == "stop" else rng.choice((0.005, 0.02, 0.05))
+        attempts = rng.choice((1, 2, 3)) if policy != "retry" else rng.choice((2, 3))
+        fail_times = rng.randint(1, attempts - 1) if policy == "retry" else attempts
     return ReaderPlan(
         rid,
         topic,
@@ -191,6 +272,11 @@ def _reader(
         round(start, 2),
         None if stop is None else round(stop, 2),
         tuple(toggles),
+        batch=rng.choice((1, 7, 100, 500)) if kind.endswith("read-many") else 1,
+        fail_rate=fail_rate,
+        fail_times=fail_times,
+        attempts=attempts,
+        salt=rng.randrange(1 << 30),
     )
 
 

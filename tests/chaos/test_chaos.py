@@ -2,7 +2,9 @@
 
 CHAOS_SEED picks the seed (default: a random one, printed), CHAOS_DURATION the
 seconds of history (default 45, about a minute in all), CHAOS_NODES the cluster
-sizes ("1", "3" or "1 3"; default "1").
+sizes ("1", "3" or "1 3"; default "1"). A run draws a slice of the reader kinds
+(schedule.kinds_of_run): any three consecutive seeds cover every kind
+(test_schedule.py), and `make chaos-long` runs them all many times.
 """
 
 from __future__ import annotations

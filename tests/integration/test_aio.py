@@ -205,21 +205,15 @@ async def test_a_cancelled_connect_disconnects_the_bus_it_opens(
     def reader_threads() -> int:
         return sum(1 for thread in threading.enumerate() if thread.name == thread_name)
 
-    def connected() -> int:
-        return sum(1 for r in caplog.records if r.getMessage().startswith(f"reader connected to {kafka.host}"))
-
     live = await aio.connect(reader_cfg)
     writer = await aio.connect(config(base, topic, msgbus.BusWriter))
     try:
         assert reader_threads() == 1
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(aio.connect(reader_cfg), 0.05)
-        deadline = time.monotonic() + 60
-        while connected() < 2:  # the connect goes on in its worker thread
-            assert time.monotonic() < deadline, "the cancelled connect did not finish within 60 s"
-            await asyncio.sleep(0.1)
+        # The cancelled connect stops its attempt (or, connected just then, disconnects what it opened).
         deadline = time.monotonic() + 30
-        while reader_threads() > 1:
+        while reader_threads() > 1 or any(t.name.startswith("msgbus-aio-connect") for t in threading.enumerate()):
             assert time.monotonic() < deadline, "the cancelled connect's reader is still running after 30 s"
             await asyncio.sleep(0.1)
         sent = [f"m{i}" for i in range(5)]

@@ -16,7 +16,8 @@ import msgbus
 from msgbus import aio
 from msgbus._bus import MsgBusIO, ReaderBase
 from msgbus._config import BusStatus
-from msgbus._inbox import Inbox
+from msgbus._reading.inbox import Inbox
+from msgbus._reading.item import Item
 from msgbus.testing import MemoryBus
 
 WAIT = 10.0
@@ -27,11 +28,12 @@ class StubReader(ReaderBase):
 
     def __init__(self, blocking: bool = True, capacity: int = 100) -> None:
         self._inbox = Inbox(capacity, name="stub")
+        self._reads = self._inbox.reads
         self._blocking = blocking
         self._closed = False
 
     def put(self, *offsets: int, partition: int = 0) -> None:
-        self._inbox.put_many([(f"{partition}:{o}", partition, o, -1) for o in offsets])
+        self._inbox.feed.put_items([Item(f"{partition}:{o}", partition, o, -1) for o in offsets])
 
     def status(self) -> BusStatus:
         return BusStatus.CLOSED if self._closed else BusStatus.OPEN
@@ -133,22 +135,46 @@ async def test_a_cancelled_waiting_read_leaves_the_message_queued() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_read_waiting_while_an_unregistered_callback_ends_its_call_gets_the_next_message() -> None:
+    stub = StubReader()
+    bus = aio.AsyncMsgBus(stub)
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(msg: str) -> None:
+        entered.set()
+        release.wait(WAIT)
+
+    stub.put(0, 1)
+    stub.register_cb(slow)
+    assert entered.wait(WAIT)
+    stub.unregister_cb()
+    # "0:0" is still in the callback's hands, "0:1" queued behind it: the read waits.
+    waiting = asyncio.create_task(bus.message_read())
+    await asyncio.sleep(0.05)
+    release.set()
+    try:
+        assert await asyncio.wait_for(waiting, 2.0) == "0:1"
+    finally:
+        await bus.disconnect()
+
+
+@pytest.mark.asyncio
 async def test_async_iteration_finishes_a_message_when_the_next_is_asked_for() -> None:
     stub = StubReader()
     bus = aio.AsyncMsgBus(stub)
     stub.put(0, 1)
     messages = aiter(bus)
     assert await anext(messages) == "0:0"
-    assert stub.inbox.take_done() == {}, "finished before the loop asked for the next message"
+    assert stub.inbox.feed.take_done() == {}, "finished before the loop asked for the next message"
     assert await anext(messages) == "0:1"
-    assert stub.inbox.take_done() == {0: 1}
+    assert stub.inbox.feed.take_done() == {0: 1}
 
     async def third() -> str:
         return await anext(messages)
 
     waiting = asyncio.create_task(third())
     await asyncio.sleep(0.01)
-    assert stub.inbox.take_done() == {0: 2}
+    assert stub.inbox.feed.take_done() == {0: 2}
     await bus.disconnect()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, WAIT)
@@ -334,3 +360,36 @@ async def test_a_users_own_bus_reads_records_and_a_cancelled_read_serves_the_oth
     user.queue.put("z")
     assert await bus.message_read(timeout=WAIT) == "z"
     await bus.disconnect()
+
+
+# -- message_read_many on a bus of the user's own: the base default ------------------------------------
+
+
+class OwnReadBus(QueueBus):
+    """A MsgBusIO of the application's own with only message_read: the base message_read_many is used."""
+
+    def __init__(self, msgs: list[str]) -> None:
+        super().__init__()
+        for msg in msgs:
+            self.queue.put(msg)
+        self.timeouts: list[float | None] = []
+
+    def message_read(self, timeout: float | None = None) -> str | None:
+        self.timeouts.append(timeout)
+        return None if self.queue.empty() else self.queue.get_nowait()
+
+
+def test_the_base_read_many_waits_for_the_first_only() -> None:
+    bus = OwnReadBus(["a", "b", "c"])
+    assert bus.message_read_many(2, timeout=5) == ["a", "b"]
+    assert bus.timeouts == [5, 0.0]
+    assert bus.message_read_many(5, timeout=5) == ["c"]
+    assert bus.message_read_many(5, timeout=5) == []
+    with pytest.raises(ValueError, match="max_messages"):
+        bus.message_read_many(0)
+
+
+def test_aio_read_many_on_a_users_own_bus() -> None:
+    bus = aio.AsyncMsgBus(OwnReadBus(["a", "b", "c"]))
+    assert asyncio.run(bus.message_read_many(2, timeout=1)) == ["a", "b"]
+    assert asyncio.run(bus.message_read_many(2, timeout=1)) == ["c"]

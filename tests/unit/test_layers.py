@@ -26,7 +26,8 @@ SRC = Path(msgbus.__file__).parent
 # "__init__" is the package itself, "x.*" the submodules of package x.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Plain data, errors and logging every other layer shares.
-    # _progress, _health, _metrics, _headers, _tracing, _live: what health(), metrics(), headers and spans share.
+    # _progress, _health, _metrics, _figures, _headers, _tracing, _live: what health(), metrics(), headers and
+    # spans share.
     (
         "foundation",
         (
@@ -39,30 +40,17 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "_progress",
             "_health",
             "_metrics",
+            "_figures",
             "_headers",
             "_tracing",
             "_live",
             "_config",
+            "_cancel",
         ),
     ),
-    # What every backend builds on: the reader's queue (_batches, _commits, _queue, _waiters, _inbox), its
-    # callback thread (_dispatcher), the failure policy at work (_handling), the loops (_loops; _aio_loops
-    # for msgbus.aio), the MsgBusIO interface and its base classes (_bus).
-    (
-        "core",
-        (
-            "_batches",
-            "_commits",
-            "_queue",
-            "_waiters",
-            "_handling",
-            "_dispatcher",
-            "_inbox",
-            "_loops",
-            "_aio_loops",
-            "_bus",
-        ),
-    ),
+    # What every backend builds on: the reader's core (the _reading package: the inbox, its parts and
+    # the loops; see its modules' docstrings), the MsgBusIO interface and its base classes (_bus).
+    ("core", ("_reading", "_reading.*", "_bus")),
     # One module (or package) per MsgBusTech; they know nothing of each other or of connect().
     ("backends", ("_kafka", "_kafka.*", "_memory")),
     # The seam: the registry of backends, and connect(), which looks the backend up there.

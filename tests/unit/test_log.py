@@ -11,7 +11,8 @@ from log_capture import ListHandler
 
 import msgbus
 from msgbus import _log
-from msgbus._inbox import Inbox
+from msgbus._reading.inbox import Inbox
+from msgbus._reading.item import Item
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +124,7 @@ def test_library_log_lines_go_to_the_custom_logger() -> None:
 
     box = Inbox(5, name="logged")
     box.register(boom)
-    box.put_many([("x", 0, 0, -1)])
+    box.feed.put_items([Item("x", 0, 0, -1)])
     assert called.wait(5.0)
     # close() joins the dispatcher thread, which logs as soon as the callback raised.
     box.close()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import msgbus
-from msgbus._inbox import Inbox
+from msgbus._reading.inbox import Inbox
+from msgbus._reading.item import Item
 
 SRC = Path(msgbus.__file__).parent
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
@@ -46,7 +47,7 @@ def test_a_record_formatted_with_the_name_says_it_once(caplog: pytest.LogCapture
     box = Inbox(4, name="prefix")
     caplog.set_level(logging.ERROR, logger="msgbus")
     try:
-        box.put_many([("m", 0, 0, -1)])
+        box.feed.put_items([Item("m", 0, 0, -1)])
         box.register(broken)
         deadline = time.monotonic() + 5
         while box.taken < 1 and time.monotonic() < deadline:

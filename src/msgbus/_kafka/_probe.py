@@ -6,7 +6,7 @@ import itertools
 import time
 from typing import Any
 
-from .. import _log
+from .. import _cancel, _log
 from .._config import MsgBusConfig
 from .._errors import ConnectError
 from ._errors import ErrorWatch, describe
@@ -73,7 +73,7 @@ class Attempts:
             delay,
             extra={_log.RETRY_RECORD_ATTR: retry},
         )
-        time.sleep(delay)
+        _cancel.sleep(delay)
 
 
 def probe(client: Any, cfg: MsgBusConfig, attempts: Attempts) -> Any:
@@ -100,6 +100,7 @@ def _attempt(client: Any, cfg: MsgBusConfig, errors: ErrorWatch) -> tuple[Any, s
     deadline = time.monotonic() + cfg.connect_timeout
     slice_ = WAIT_SLICE
     while True:
+        _cancel.check()
         wait = max(min(slice_, deadline - time.monotonic()), 0.001)
         started = time.monotonic()
         try:

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Collection
-from operator import itemgetter
 from typing import Any
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Message,
     TopicPartition,
 )
 
-from .. import _log
-from .._batches import HeaderMap, Item
-from .._bus import BusStats, GroupState, ReaderBase
+from .. import _cancel, _log
+from .._bus import BusStats, ReaderBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
-from .._metrics import PartitionLag
-from .._tracing import carrier_of, traced
+from .._figures import GroupState
+from ._codec import MessageCodec, message_error
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._probe import WAIT_SLICE, Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings
+from ._standing import Standing
 from ._start import StartPositions
 from ._writer import KafkaWriter
 
@@ -38,95 +37,8 @@ _MAX_BATCH = 1000
 _FULL_WAIT = 1.0
 # How often the consumer thread updates the backlog for stats() (from cached watermarks).
 _LAG_INTERVAL = 0.25
-# A paused reader asks the broker for its partitions' ends this often, waiting at most _ENDS_TIMEOUT.
-_ENDS_INTERVAL = 1.0
-_ENDS_TIMEOUT = 1.0
 # How long disconnect() waits for the consumer to commit and leave its group.
 _CLOSE_TIMEOUT = 30.0
-
-
-# Unbound methods: map() calls them without a Python frame per message.
-# (Typed Any: the stubs allow None where a message read without error never has one.)
-_error: Any = Message.error
-_value: Any = Message.value
-_partition: Any = Message.partition
-_offset: Any = Message.offset
-_timestamp: Any = Message.timestamp
-_headers: Any = Message.headers
-_stamp = itemgetter(1)
-_succ = (1).__add__
-_utf8: Any = bytes.decode
-
-
-def decode(value: bytes | None, where: str) -> str:
-    """A message's text. Invalid UTF-8 is kept byte for byte (surrogateescape) and logged."""
-    if value is None:
-        return ""
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        _log.logger().warning("message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
-        return value.decode("utf-8", "surrogateescape")
-
-
-class _MessageCodec:
-    """confluent-kafka Messages as the Inbox's Items or texts; runs on the reading side, a batch at a time."""
-
-    def __init__(self, topic: str) -> None:
-        self._topic = topic
-
-    def texts(self, raw: list[Any]) -> list[str]:
-        try:
-            # The usual batch: every value valid UTF-8 (None raises TypeError).
-            return list(map(_utf8, map(_value, raw)))
-        except (TypeError, UnicodeDecodeError):
-            return [decode(msg.value(), f"{self._topic}[{msg.partition()}]@{msg.offset()}") for msg in raw]
-
-    def items(self, raw: list[Any]) -> list[Item]:
-        texts = self.texts(raw)
-        return list(zip(texts, map(_partition, raw), map(_offset, raw), map(_stamp, map(_timestamp, raw)), strict=True))
-
-    def ends(self, raw: list[Any]) -> dict[int, int]:
-        return dict(zip(map(_partition, raw), map(_succ, map(_offset, raw)), strict=True))
-
-    def headers(self, raw: list[Any]) -> HeaderMap:
-        # confluent-kafka: a list of (name, value) per message, value None for a null header;
-        # None when the message has none. Kept as they are (see Record.headers).
-        found = list(map(_headers, raw))
-        if not any(found):
-            return {}
-        return {(msg.partition(), msg.offset()): tuple(pairs) for msg, pairs in zip(raw, found, strict=True) if pairs}
-
-
-class _TracedCodec(_MessageCodec):
-    """With tracing on: each text remembers its partition, offset and trace headers (``_tracing.TracedText``)."""
-
-    def texts(self, raw: list[Any]) -> list[str]:
-        texts = super().texts(raw)
-        return [
-            traced(text, msg.partition(), msg.offset(), carrier_of(msg.headers()))
-            for text, msg in zip(texts, raw, strict=True)
-        ]
-
-
-class _Group:
-    """Where a reader's partitions stand: written on the consumer thread, read by metrics() and health().
-
-    One lock guards every field.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        #: partition -> high watermark, as of the last measure.
-        self.ends: dict[int, int] = {}
-        #: partition -> the next offset stored for commit (what the application finished).
-        self.stored: dict[int, int] = {}
-        #: partition -> the offset the broker last confirmed committed.
-        self.committed: dict[int, int] = {}
-        self.last_commit_at: float | None = None
-        self.revoked_at: float | None = None
-        self.rebalances = 0
-        self.rebalance_seconds = 0.0
 
 
 class KafkaReader(ReaderBase):
@@ -150,15 +62,14 @@ class KafkaReader(ReaderBase):
         self._stop = threading.Event()
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
-        self._codec = _TracedCodec(cfg.topic) if cfg.tracing else _MessageCodec(cfg.topic)
-        self._group = _Group()
-        self._ends_asked_at = 0.0
+        self._loop_errors = _log.Throttle()
+        self._codec = MessageCodec(cfg.topic)
+        #: Lag, commits and rebalances, for metrics() and health().
+        self._standing = Standing(cfg.topic)
         self._consumer = create_client(
-            Consumer, consumer_settings(cfg, group_id, self._commits, self._errors, self._on_commit)
+            Consumer, consumer_settings(cfg, group_id, self._commits, self._errors, self._standing.on_commit)
         )
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
-        # stats(): messages on the broker past what this reader fetched, measured on the consumer thread.
-        self._backlog = 0
         self._admin: Any = None
         self._health = HealthProbe(cfg, self._admin_client)
         try:
@@ -194,6 +105,7 @@ class KafkaReader(ReaderBase):
         # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
         deadline = time.monotonic() + cfg.connect_timeout
         while not self._assigned.wait(WAIT_SLICE):
+            _cancel.check()
             if not self._thread.is_alive():
                 raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
             if time.monotonic() >= deadline:
@@ -203,44 +115,16 @@ class KafkaReader(ReaderBase):
     # -- the interface -------------------------------------------------------
 
     def stats(self) -> BusStats:
-        queued = self._inbox.available()
+        progress = self._inbox.progress()
         return BusStats(
-            read=self._inbox.taken, queued=queued, lag=self._backlog + queued, **self._inbox.failures.counts()
+            read=progress.taken,
+            queued=progress.queued,
+            lag=self._standing.backlog + progress.queued,
+            **self._inbox.failures.counts(),
         )
 
     def _group_state(self) -> GroupState:
-        group = self._group
-        now = time.monotonic()
-        with group.lock:
-            lags = []
-            starts = dict(self._assigned_at)
-            for partition in sorted(self._partitions):
-                done = group.stored.get(partition, group.committed.get(partition, starts.get(partition)))
-                end = group.ends.get(partition)
-                lag = None if done is None or end is None else max(0, end - done)
-                lags.append(PartitionLag(partition, done, end, lag))
-            rebalance_seconds = group.rebalance_seconds
-            if group.revoked_at is not None:
-                rebalance_seconds += now - group.revoked_at
-            return GroupState(
-                partitions=tuple(lags),
-                rebalancing=group.revoked_at is not None,
-                backlog=self._backlog,
-                since_last_commit=None if group.last_commit_at is None else now - group.last_commit_at,
-                rebalances=group.rebalances,
-                rebalance_seconds=rebalance_seconds,
-            )
-
-    def _on_commit(self, err: Any, partitions: list[Any]) -> None:
-        # On the consumer thread, inside consume(): the broker's answer to a commit.
-        if err is not None:
-            return
-        group = self._group
-        with group.lock:
-            group.last_commit_at = time.monotonic()
-            for tp in partitions:
-                if tp.error is None and tp.offset >= 0:
-                    group.committed[tp.partition] = tp.offset
+        return self._standing.state()
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> KafkaWriter:
         # The dead-letter hook (issue 13): same backend, same settings, another topic.
@@ -263,7 +147,8 @@ class KafkaReader(ReaderBase):
             return self._admin
 
     def status(self) -> BusStatus:
-        if self._closed or not self._thread.is_alive() or self._inbox.failures.stopped:
+        # A fatal client error ends the consumer for good, as it does a writer's producer.
+        if self._closed or self._errors.fatal or not self._thread.is_alive() or self._inbox.stopped:
             return BusStatus.CLOSED
         return BusStatus.OPEN
 
@@ -287,6 +172,16 @@ class KafkaReader(ReaderBase):
         if self._thread.is_alive():
             if self._thread is not threading.current_thread():
                 self._thread.join(_CLOSE_TIMEOUT)
+                if self._thread.is_alive():
+                    progress = self._inbox.progress()
+                    _log.logger().warning(
+                        "the reader on %s did not commit and leave its group within %.0f s; not waiting for it "
+                        "(%d message(s) taken in but unread are left to the group's next reader; "
+                        "offsets finished since the last commit may be read again)",
+                        self._topic,
+                        _CLOSE_TIMEOUT,
+                        progress.queued,
+                    )
         elif self._thread.ident is None:
             # Never started: close the consumer here.
             self._consumer.close()
@@ -295,7 +190,7 @@ class KafkaReader(ReaderBase):
 
     def _run(self) -> None:
         consumer = self._consumer
-        inbox = self._inbox
+        inbox = self._inbox.feed
         resume_at = max(1, inbox.capacity // 2)
         lag_at = 0.0
         while not self._stop.is_set():
@@ -337,13 +232,21 @@ class KafkaReader(ReaderBase):
                             if more:
                                 self._take_in(more)
                 if time.monotonic() >= lag_at:
-                    self._measure_backlog(consumer)
+                    self._standing.measure(consumer, self._partitions, self._paused)
                     lag_at = time.monotonic() + _LAG_INTERVAL
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     break
-                _log.logger().exception("reader on %s hit an error; going on", self._topic)
-                time.sleep(_CONSUME_TIMEOUT)
+                # The same error comes back every loop while its cause lasts: one line per window.
+                self._loop_errors.log(
+                    logging.ERROR,
+                    f"{type(exc).__name__}: {_log.normalize(str(exc))}",
+                    "reader on %s hit an error; going on: %s: %s",
+                    self._topic,
+                    type(exc).__name__,
+                    exc,
+                )
+                self._stop.wait(_CONSUME_TIMEOUT)
         try:
             self._store_done()
             # Commits the stored offsets and leaves the group at once.
@@ -354,11 +257,13 @@ class KafkaReader(ReaderBase):
     def _take_in(self, messages: list[Any]) -> None:
         # No per-message Python here: the batch goes to the Inbox as it is and is
         # decoded on the reading side (_MessageCodec), where it is read.
-        if any(map(_error, messages)):
+        if any(map(message_error, messages)):
             for msg in messages:
                 err = msg.error()
                 if err is not None:
-                    _log.logger().warning("reader on %s: %s", self._topic, describe(err))
+                    # A persistent consumer error (a missing topic, say) comes back every fetch.
+                    text = describe(err)
+                    self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
             messages = [msg for msg in messages if msg.error() is None]
             if not messages:
                 return
@@ -371,38 +276,10 @@ class KafkaReader(ReaderBase):
         else:
             ends = self._codec.ends(messages)
         self._next_offsets.update(ends)
-        self._inbox.put_raw(messages, self._codec, ends)
-
-    def _measure_backlog(self, consumer: Any) -> None:
-        """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O).
-
-        A paused reader fetches nothing, so its cached watermarks stand still: then the
-        ends are asked of the broker, at most every ``_ENDS_INTERVAL`` (metrics() shows the lag grow).
-        """
-        backlog = 0
-        ends: dict[int, int] = {}
-        positions = consumer.position([TopicPartition(self._topic, p) for p in self._partitions])
-        ask = self._paused and time.monotonic() - self._ends_asked_at >= _ENDS_INTERVAL
-        if ask:
-            self._ends_asked_at = time.monotonic()
-        for tp in positions:
-            if ask:
-                try:
-                    _, high = consumer.get_watermark_offsets(tp, timeout=_ENDS_TIMEOUT, cached=False)
-                except KafkaException:
-                    _, high = consumer.get_watermark_offsets(tp, cached=True)
-            else:
-                _, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high >= 0:
-                ends[tp.partition] = high
-                if tp.offset >= 0:
-                    backlog += max(0, high - tp.offset)
-        self._backlog = backlog
-        with self._group.lock:
-            self._group.ends.update(ends)
+        self._inbox.feed.put(messages, self._codec, ends)
 
     def _store_done(self) -> None:
-        done = self._inbox.take_done()
+        done = self._inbox.feed.take_done()
         if not done or not self._commits:
             return
         # A message finished after its partition was revoked (and perhaps given back)
@@ -417,8 +294,7 @@ class KafkaReader(ReaderBase):
             return
         try:
             self._consumer.store_offsets(offsets=offsets)
-            with self._group.lock:
-                self._group.stored.update((tp.partition, tp.offset) for tp in offsets)
+            self._standing.stored(offsets)
         except KafkaException as exc:
             # A partition that was taken away meanwhile: its new owner reads from the last commit.
             _log.logger().debug("storing offsets on %s: %s", self._topic, describe(exc.args[0]))
@@ -426,12 +302,6 @@ class KafkaReader(ReaderBase):
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        group = self._group
-        with group.lock:
-            if group.revoked_at is not None:
-                group.rebalances += 1
-                group.rebalance_seconds += time.monotonic() - group.revoked_at
-                group.revoked_at = None
         positioned = self._starts_at.position(consumer, partitions)
         consumer.assign(positioned)
         if positioned:
@@ -445,6 +315,7 @@ class KafkaReader(ReaderBase):
             if tp.offset >= 0:
                 self._assigned_at[tp.partition] = tp.offset
                 self._next_offsets.setdefault(tp.partition, tp.offset)
+        self._standing.assigned(positioned)
         self._paused = False
         self._assigned.set()
         _log.logger().info(
@@ -454,15 +325,9 @@ class KafkaReader(ReaderBase):
         )
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        group = self._group
-        with group.lock:
-            if group.revoked_at is None:
-                group.revoked_at = time.monotonic()
-            for tp in partitions:
-                group.stored.pop(tp.partition, None)
-                group.committed.pop(tp.partition, None)
         self._partitions = []
         revoked = [tp.partition for tp in partitions]
+        self._standing.revoked(revoked)
         if self._commits:
             self._forget(revoked)
         # Commit what the application finished, so the next owner starts there.
@@ -482,7 +347,7 @@ class KafkaReader(ReaderBase):
         They are not committed, so the new owner reads them from the commit;
         handing them out here as well would only make duplicates (issue 9, defect 8).
         """
-        dropped = self._inbox.forget(partitions)
+        dropped = self._inbox.feed.forget(partitions)
         for partition in partitions:
             self._next_offsets.pop(partition, None)
         if dropped:

@@ -15,7 +15,6 @@ from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, DeliveryError, FlushError
 from .._headers import HeadersArg, header_list
-from .._tracing import Tracing
 from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._health import HealthProbe
@@ -73,7 +72,6 @@ class KafkaWriter(WriterBase):
         self._health = HealthProbe(cfg, lambda: self._producer)
         # The fast path of message_write: a NonBlocking write with nothing to add to the message.
         self._fast = not self._blocking and not cfg.tracing
-        self._tracing = Tracing(cfg.topic) if cfg.tracing else None
         _log.logger().info(
             "%s writer connected to %s, topic %s",
             "Blocking" if self._blocking else "NonBlocking",
@@ -102,12 +100,12 @@ class KafkaWriter(WriterBase):
                 in_flight.pop()
         payload = encode(msg)
         self._check_open()
-        wire: Headers = None if headers is None else [*header_list(headers)]
+        wire = None if headers is None else header_list(headers)
         if self._tracing is not None:
-            with self._tracing.send(header_list(headers) if headers is not None else None) as traced:
+            with self._tracing.send(wire) as traced:
                 self._write_payload(payload, [*traced])
             return
-        self._write_payload(payload, wire)
+        self._write_payload(payload, None if wire is None else [*wire])
 
     def _write_payload(self, payload: bytes, headers: Headers) -> None:
         if not self._blocking:

@@ -1,11 +1,11 @@
-"""One-shot wake-ups for readers that wait outside the Inbox's lock (msgbus.aio's tasks)."""
+"""One-shot wake-ups for readers that wait outside the Inbox's lock (msgbus.aio)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
 
-from . import _log
+from .. import _log
 
 #: Called (from any thread, once) when the inbox may have something new for a waiting reader.
 Waiter = Callable[[], None]

@@ -1,6 +1,7 @@
 """A reader's failure policy at work: attempts per message, back-off, dead letters, counters.
 
-One ``Failures`` per reader (``Inbox.failures``). The callback thread and the
+One ``Failures`` per reader (``Inbox.failures``); its own lock guards its
+attempts and counters, never held while it calls out (logs, dead-letter writes). The callback thread and the
 reading loops (``for msg in reader``, aio's ``async for``) report each failed
 attempt with ``failed``; it says what comes next: a retry after a back-off, or
 the policy's outcome. Attempts are counted per (partition, offset), so a message
@@ -11,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-from . import _log
-from ._batches import Item
-from ._config import BlockingMode, BusDir, BusStatus, MsgBusConfig
-from ._failure import (
+from .. import _log
+from .._config import BlockingMode, BusDir, BusStatus, MsgBusConfig
+from .._failure import (
     HEADER_ATTEMPTS,
     HEADER_ERROR_MESSAGE,
     HEADER_ERROR_TYPE,
@@ -38,6 +39,8 @@ from ._failure import (
     outcome_of,
     truncate_utf8,
 )
+from .._headers import HeadersArg
+from .item import Item
 
 # At most this many messages' attempts are remembered (the oldest go first): a message
 # that failed and was then taken by a plain message_read is never reported again.
@@ -57,9 +60,9 @@ class Next(enum.Enum):
 
 
 class DeadLetterWriter(Protocol):
-    """A writer that can write with Kafka headers, acknowledged (KafkaWriter, MemoryWriter)."""
+    """A Blocking writer (its ``message_write`` returns once acknowledged): KafkaWriter, MemoryWriter."""
 
-    def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None: ...
 
     def status(self) -> BusStatus: ...
 
@@ -98,8 +101,8 @@ class Failures:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._attempts: dict[tuple[int, int], _Attempts] = {}
-        #: Set once the policy stopped the reader: every read raises it.
-        self.stopped: HandlerError | None = None
+        # Retry warnings and dead-letter write errors repeat: one line per kind per window.
+        self._throttle = _log.Throttle()
         self.retried = 0
         self.dead_lettered = 0
         self.dropped = 0
@@ -109,6 +112,11 @@ class Failures:
         self.policy = cfg.on_handler_error
         self._cfg = cfg
         self._opener = opener
+
+    @property
+    def name(self) -> str:
+        """Whose messages these are (the topic), for log lines."""
+        return self._name
 
     @property
     def active(self) -> bool:
@@ -128,7 +136,7 @@ class Failures:
 
     def failed(self, item: Item, exc: BaseException | None) -> tuple[Next, float]:
         """Count a failed attempt on ``item``: retry after the returned seconds, or the policy's outcome."""
-        key = (item[1], item[2])
+        key = (item.partition, item.offset)
         error_type, error_text = _describe(exc)
         with self._lock:
             entry = self._attempts.get(key)
@@ -154,7 +162,7 @@ class Failures:
         if not self._attempts:
             return None, 0.0
         with self._lock:
-            entry = self._attempts.get((item[1], item[2]))
+            entry = self._attempts.get((item.partition, item.offset))
             if entry is None:
                 return None, 0.0
             if not entry.exhausted:
@@ -165,11 +173,11 @@ class Failures:
         """``item`` was handled: forget its attempts."""
         if self._attempts:
             with self._lock:
-                self._attempts.pop((item[1], item[2]), None)
+                self._attempts.pop((item.partition, item.offset), None)
 
     def _entry(self, item: Item) -> _Attempts:
         with self._lock:
-            entry = self._attempts.get((item[1], item[2]))
+            entry = self._attempts.get((item.partition, item.offset))
         return entry if entry is not None else _Attempts(1, time.time_ns() // 1_000_000, *_describe(None), 0.0)
 
     # -- the outcomes --------------------------------------------------------------
@@ -180,15 +188,15 @@ class Failures:
             "handler failed %d time(s) on %s (partition %d, offset %d): %s: %s; dropped (counted as finished)",
             entry.failures,
             self._name,
-            item[1],
-            item[2],
+            item.partition,
+            item.offset,
             entry.error_type,
             entry.error_text,
             exc_info=exc is not None and not isinstance(exc, GeneratorExit),
         )
         with self._lock:
             self.dropped += 1
-            self._attempts.pop((item[1], item[2]), None)
+            self._attempts.pop((item.partition, item.offset), None)
 
     def count_dropped(self) -> None:
         """The default policy (Drop) dropped a message: the callback logged it as it always did."""
@@ -196,30 +204,45 @@ class Failures:
             self.dropped += 1
 
     def stop(self, item: Item, exc: BaseException | None) -> HandlerError:
-        """The error every read raises from now on; set as ``stopped``."""
+        """The error every read raises from now on (the caller stops the inbox with it)."""
         entry = self._entry(item)
         error = HandlerError(
-            f"the handler failed {entry.failures} time(s) on {self._name} partition {item[1]} offset {item[2]} "
+            f"the handler failed {entry.failures} time(s) on {self._name} "
+            f"partition {item.partition} offset {item.offset} "
             f"({entry.error_type}: {entry.error_text}); the policy is Stop, so the reader stopped and the message "
             "is not committed: disconnect, fix the cause and connect again",
             topic=self._name,
-            partition=item[1],
-            offset=item[2],
+            partition=item.partition,
+            offset=item.offset,
             attempts=entry.failures,
         )
         error.__cause__ = exc
         _log.logger().error("%s", error)
-        self.stopped = error
         return error
+
+    def log_retry(self, who: str, item: Item, exc: BaseException | None, delay: float) -> None:
+        """A failed attempt that will be retried: a warning, throttled per reader and error type."""
+        error_type, _ = _describe(exc)
+        self._throttle.log(
+            logging.WARNING,
+            f"retry {self._name} {error_type}",
+            "%s raised on %s (partition %d, offset %d): %r; trying again in %.2f s",
+            who,
+            self._name,
+            item.partition,
+            item.offset,
+            exc,
+            delay,
+        )
 
     def headers(self, item: Item) -> list[tuple[str, bytes]]:
         """The headers a dead letter of ``item`` carries."""
         entry = self._entry(item)
         return [
             (HEADER_TOPIC, self._name.encode()),
-            (HEADER_PARTITION, str(item[1]).encode()),
-            (HEADER_OFFSET, str(item[2]).encode()),
-            (HEADER_TIMESTAMP, str(item[3]).encode()),
+            (HEADER_PARTITION, str(item.partition).encode()),
+            (HEADER_OFFSET, str(item.offset).encode()),
+            (HEADER_TIMESTAMP, str(item.timestamp).encode()),
             (HEADER_ERROR_TYPE, entry.error_type.encode("utf-8", "replace")),
             (HEADER_ERROR_MESSAGE, truncate_utf8(entry.error_text)),
             (HEADER_ATTEMPTS, str(entry.failures).encode()),
@@ -234,23 +257,25 @@ class Failures:
         wait = wait or self.sleep
         outcome = outcome_of(self.policy)
         assert isinstance(outcome, DeadLetter)
-        # The original bytes: a text read with invalid UTF-8 holds them as surrogates.
-        payload = item[0].encode("utf-8", "surrogateescape")
+        # The original bytes go out: a text read with invalid UTF-8 holds them as surrogates,
+        # which message_write encodes back (surrogateescape).
         headers = self.headers(item)
         tries = 0
         while True:
             try:
                 writer = self._open_writer(outcome.topic)
-                writer._write_with_headers(payload, headers)
+                writer.message_write(item.text, headers=headers)
             except Exception as exc:
                 tries += 1
                 delay = backoff(self.policy, tries)
-                _log.logger().error(
+                self._throttle.log(
+                    logging.ERROR,
+                    f"dead letter {self._name} {type(exc).__name__}",
                     "writing the dead letter of %s (partition %d, offset %d) to %s failed: %s; "
                     "not committed, trying again in %.1f s",
                     self._name,
-                    item[1],
-                    item[2],
+                    item.partition,
+                    item.offset,
                     outcome.topic,
                     exc,
                     delay,
@@ -263,13 +288,13 @@ class Failures:
         _log.logger().warning(
             "handler failed on %s (partition %d, offset %d): written to the dead-letter topic %s",
             self._name,
-            item[1],
-            item[2],
+            item.partition,
+            item.offset,
             outcome.topic,
         )
         with self._lock:
             self.dead_lettered += 1
-            self._attempts.pop((item[1], item[2]), None)
+            self._attempts.pop((item.partition, item.offset), None)
         return True
 
     def _open_writer(self, topic: str) -> DeadLetterWriter:

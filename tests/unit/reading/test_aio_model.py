@@ -23,7 +23,7 @@ import asyncio
 import collections
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar, cast
 
 import pytest
@@ -34,7 +34,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from msgbus import BusClosedError, CallbackError
 from msgbus._bus import ReaderBase
 from msgbus._config import BusStatus
-from msgbus._inbox import Inbox
+from msgbus._reading.inbox import Inbox
+from msgbus._reading.item import Item
 from msgbus.aio import AsyncMsgBus
 
 T = TypeVar("T")
@@ -155,11 +156,12 @@ class AioModel(RuleBasedStateMachine):
             return
         expected = self.callback_seen + len(self.queue)
         deadline = time.monotonic() + WAIT
-        # _holding: the callback thread still owns a batch; reads would wait for it.
+        # held beyond the async iterator's message: the callback thread still has one in hand.
+        loop_holds = 1 if self.outstanding is not None else 0
         while (
             len(self.callback_got) < expected
             or self.inbox.taken < self.deliveries + len(self.queue)
-            or (self.inbox._holding)
+            or self.inbox.progress().held > loop_holds
         ):
             assert time.monotonic() < deadline, "the callback did not get the queued messages"
             time.sleep(0.001)
@@ -175,7 +177,7 @@ class AioModel(RuleBasedStateMachine):
 
     def check_done(self) -> None:
         """A commit never passes what the application finished, and reaches it once nothing is in hand."""
-        for partition, offset in self.inbox.take_done().items():
+        for partition, offset in self.inbox.feed.take_done().items():
             for earlier in range(offset):
                 # A message of a loop that was left (released) may be passed.
                 key = (partition, earlier)
@@ -194,7 +196,7 @@ class AioModel(RuleBasedStateMachine):
         keys = [(partition, offset) for offset in range(start, start + count)]
         self.next_put[partition] += count
         self.queue.extend(keys)
-        self.inbox.put_many([(f"{p}:{o}", p, o, -1) for p, o in keys])
+        self.inbox.feed.put_items([Item(f"{p}:{o}", p, o, -1) for p, o in keys])
         self.settle_callback()
 
     @rule(timeout=st.sampled_from([0.0, 0.005]))
@@ -359,7 +361,7 @@ class AioModel(RuleBasedStateMachine):
         self.settle_callback()
         self.check_done()
         queued = [key for key in self.queue if key[0] == partition]
-        assert self.inbox.forget([partition]) == len(queued)
+        assert self.inbox.feed.forget([partition]) == len(queued)
         self.queue = collections.deque(key for key in self.queue if key[0] != partition)
         start = self.commit.get(partition, 0)
         self.redeliverable |= {key for key in self.delivered if key[0] == partition and key[1] >= start}
@@ -416,3 +418,72 @@ AioModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestAioModel = AioModel.TestCase
+
+
+def _plant(monkeypatch: pytest.MonkeyPatch, bug: str) -> None:
+    from msgbus import aio as aio_module
+    from msgbus._reading import aio_loops
+
+    if bug == "aio_loops: a woken wait returns what its next attempt found, even nothing":
+        original = aio_loops.wait_for
+
+        async def once(inbox: Inbox, attempt: Callable[[], T | None], timeout: float | None) -> T | None:
+            loop = asyncio.get_running_loop()
+            woken: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                if not woken.done():
+                    woken.set_result(None)
+
+            def waiter() -> None:
+                loop.call_soon_threadsafe(wake)
+
+            inbox.add_waiter(waiter)
+            try:
+                got = attempt()
+                if got is not None:
+                    return got
+                await asyncio.wait_for(woken, timeout)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                inbox.remove_waiter(waiter)
+            return attempt()  # another task may have taken what woke us
+
+        assert original is not once
+        monkeypatch.setattr(aio_loops, "wait_for", once)
+    elif bug == "aio: a read gives up the loop between its take and its return":
+        read = aio_module.AsyncMsgBus.message_read
+
+        async def yielding(self: AsyncMsgBus, timeout: float | None = None) -> str | None:
+            msg = await read(self, timeout)
+            await asyncio.sleep(0)  # a cancel here loses the message
+            return msg
+
+        monkeypatch.setattr(aio_module.AsyncMsgBus, "message_read", yielding)
+    else:
+        raise AssertionError(bug)
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [
+        "aio_loops: a woken wait returns what its next attempt found, even nothing",
+        "aio: a read gives up the loop between its take and its return",
+    ],
+)
+def test_planted_bugs(monkeypatch: pytest.MonkeyPatch, bug: str) -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    _plant(monkeypatch, bug)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(
+            AioModel,
+            settings=settings(
+                AioModel.TestCase.settings,
+                max_examples=1000,
+                database=None,
+                print_blob=False,
+                report_multiple_bugs=False,
+            ),
+        )
