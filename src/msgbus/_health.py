@@ -203,19 +203,25 @@ class WriterWatch:
         self._failed = 0
         self._trying_since: float | None = None
         self._last_failed_at: float | None = None
-        self.last_delivered_at: float | None = None
+        self._last_delivered_at: float | None = None
+
+    @property
+    def last_delivered_at(self) -> float | None:
+        """When a delivery was last seen (None: none yet)."""
+        with self._lock:
+            return self._last_delivered_at
 
     def observe(self, queued: int, delivered: int, failed: int, now: float, limits: Limits) -> float | None:
         """Take in the writer's counters; returns ``trying_since`` for the view."""
         with self._lock:
             if delivered > self._delivered:
-                self.last_delivered_at = now
+                self._last_delivered_at = now
                 self._trying_since = None
             if failed > self._failed:
                 self._last_failed_at = now
             self._delivered, self._failed = delivered, failed
             failing = self._last_failed_at is not None and (
-                self.last_delivered_at is None or self._last_failed_at > self.last_delivered_at
+                self._last_delivered_at is None or self._last_failed_at > self._last_delivered_at
             )
             # A failure long ago, with nothing queued since, is not trying any more.
             if failing and self._last_failed_at is not None and now - self._last_failed_at > limits.stuck_after:

@@ -130,10 +130,16 @@ class MemoryWriter(WriterBase):
         _log.logger().info("in-process writer connected to %s, topic %s", address(cfg), cfg.topic)
 
     def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
-        if headers is not None:
-            wire = header_list(headers)
+        if headers is not None or self._tracing is not None:
+            wire = None if headers is None else header_list(headers)
             _check_message(msg)
-            self._write_with_headers(msg.encode("utf-8", "surrogateescape"), wire)
+            payload = msg.encode("utf-8", "surrogateescape")
+            if self._tracing is not None:
+                # As the Kafka writer does: a send span, its trace context in the headers.
+                with self._tracing.send(wire) as traced:
+                    self._write_with_headers(payload, traced)
+            else:
+                self._write_with_headers(payload, wire or [])
             return
         size = _check_message(msg)
         self._check_open()

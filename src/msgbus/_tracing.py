@@ -42,7 +42,7 @@ def carrier_of(headers: Headers) -> dict[str, str] | None:
 
 
 class Span:
-    """A ``process`` span in progress, current in its thread (or task) until ``Tracing.end``."""
+    """A ``process`` span in progress; ``token``: it is current in its thread (or task) until ``Tracing.end``."""
 
     __slots__ = ("span", "token")
 
@@ -100,13 +100,18 @@ class Tracing:
                 links.append(self._trace.Link(context))
         return attributes, links
 
-    def begin(self, partition: int, offset: int, headers: Headers) -> Span:
-        """Start the ``process <topic>`` span of one message and make it current (until ``end``)."""
+    def begin(self, partition: int, offset: int, headers: Headers, current: bool = True) -> Span:
+        """Start the ``process <topic>`` span of one message; ``current``: make it current until ``end``.
+
+        ``end`` must then run in the same thread (or task) and context: an async
+        generator, which asyncio may close from another task, passes False.
+        """
         attributes, links = self._consumer("process", partition, offset, headers)
         span = self._tracer.start_span(
             f"process {self._topic}", kind=self._trace.SpanKind.CONSUMER, attributes=attributes, links=links
         )
-        return Span(span, self._context.attach(self._trace.set_span_in_context(span)))
+        token = self._context.attach(self._trace.set_span_in_context(span)) if current else None
+        return Span(span, token)
 
     def end(self, opened: Span, error: BaseException | None = None) -> None:
         """End a span ``begin`` started; ``error``: what the application's code raised on the message."""
@@ -116,7 +121,8 @@ class Tracing:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             span.set_attribute("error.type", type(error).__qualname__)
         try:
-            self._context.detach(opened.token)
+            if opened.token is not None:
+                self._context.detach(opened.token)
         finally:
             span.end()
 

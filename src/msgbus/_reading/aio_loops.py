@@ -6,7 +6,7 @@ the feeding thread: it calls a waiter (``Inbox.add_waiter``), which wakes the
 task with ``call_soon_threadsafe``. The loops drive the same ``Steps`` as the
 synchronous ones, awaiting the handler and the back-offs. With an ``Observer``
 (timings or tracing on), each handler call and each ``async for`` body is
-observed, as in the synchronous loops; a body's span is current in the task.
+observed, as in the synchronous loops (a body's span is not made current: see ``observer``).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Loops:
                 item = await take(self._inbox)
             except BusClosedError:
                 return
-            opened = observer.begin(item) if observer is not None else None
+            opened = observer.begin(item, current=False) if observer is not None else None
             try:
                 yield item.text
             except GeneratorExit:
@@ -148,7 +148,7 @@ class Loops:
             if step.do is Do.DONE:
                 continue
             self._held = (token, steps)
-            opened = observer.begin(item) if observer is not None else None
+            opened = observer.begin(item, current=False) if observer is not None else None
             try:
                 yield item.text
             except GeneratorExit:

@@ -5,6 +5,8 @@ An ``Observer`` exists only while ``MsgBusConfig.timings`` or ``tracing`` is on
 call the application as they always did: nothing costs anything when off).
 ``begin`` and ``end`` bracket one call of a handler or callback, or one body of
 a ``for`` loop; the one thread (or task) that hands the message out calls both.
+An ``async for`` body's span is not made current: asyncio may close an
+abandoned async generator from another task, where it could not be undone.
 It keeps no state of its own: ``Durations`` takes its own lock, and a span is
 current only in the thread or task that began it.
 """
@@ -28,9 +30,10 @@ class Observer:
         self._durations = durations
         self._tracing = tracing
 
-    def begin(self, item: Item) -> Opened:
+    def begin(self, item: Item, current: bool = True) -> Opened:
+        """``current``: the span is made current until ``end`` (False in async generators: see ``Tracing.begin``)."""
         tracing = self._tracing
-        span = tracing.begin(item.partition, item.offset, item.headers) if tracing is not None else None
+        span = tracing.begin(item.partition, item.offset, item.headers, current) if tracing is not None else None
         return time.monotonic(), span
 
     def end(self, opened: Opened, error: BaseException | None = None) -> None:
