@@ -304,6 +304,23 @@ def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
         g.systems["go"] = lambda d, t=t, n=n, rate=rate: go("latency", t, n=max(50, n // d), rate=rate)  # type: ignore[misc]
         groups.append(g)
 
+    # What timings and tracing cost (issue 19): off and on, interleaved. message_read neither
+    # times nor traces (read_both must match read_off); a callback does both.
+    g = Group("observe_read", "Read, 100 B, timings and tracing off and on", "msg/s")
+    for system in ("cb_off", "cb_timings", "cb_tracing", "read_off", "read_both"):
+        g.systems[system] = lambda d, s=system: worker(  # type: ignore[misc]
+            "observe_read", s, bootstrap=bootstrap, topic=source, n=fast // d
+        )
+    groups.append(g)
+    g = Group("observe_write", "Write, 100 B, timings and tracing off and on", "msg/s")
+    for system in ("nb_off", "nb_tracing", "blk_off", "blk_timings", "blk_tracing"):
+        t = topic(f"b-obs-{system}")
+        n = sizes.nb if system.startswith("nb") else sizes.blocking
+        g.systems[system] = lambda d, s=system, t=t, n=n: worker(  # type: ignore[misc]
+            "observe_write", s, bootstrap=bootstrap, topic=t, n=max(10, n // d)
+        )
+    groups.append(g)
+
     g = Group("memory", f"Peak RSS, {sizes.memory:,} messages", "MB")
     g.systems["msgbus_reader"] = lambda d: worker(
         "memory", "msgbus_reader", bootstrap=bootstrap, topic=source, n=sizes.memory // d

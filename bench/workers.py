@@ -489,7 +489,7 @@ KINDS: dict[str, Callable[[str, Args], Result]] = {
 
 def kinds() -> dict[str, Callable[[str, Args], Result]]:
     """KINDS and those of bench.workers_aio and bench.workers_scale (which import this module)."""
-    from . import workers_aio, workers_scale
+    from . import workers_aio, workers_observe, workers_scale
 
     more: dict[str, Callable[[str, Args], Result]] = {
         "aio_write_nb": workers_aio.aio_write_nb,
@@ -497,7 +497,7 @@ def kinds() -> dict[str, Callable[[str, Args], Result]]:
         "aio_read": workers_aio.aio_read,
         "read_many": workers_aio.read_many,
     }
-    return KINDS | more | workers_scale.KINDS
+    return KINDS | more | workers_scale.KINDS | workers_observe.KINDS
 
 
 def _die_with_parent() -> None:
