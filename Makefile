@@ -8,13 +8,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider -o faulthandler_timeout=600
 
-.PHONY: help deps venv jars lint typecheck unit integration faults test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke chaos chaos-long dist docs release-check
+.PHONY: help deps venv jars lint typecheck unit integration faults compat test demo kafka-start kafka-stop clean kcat gopeer interop bench bench-smoke bench-rebalance chaos chaos-long dist docs release-check
 
 help:
 	@echo "make demo   - start a local Kafka and run the spec's use cases end to end"
 	@echo "make test   - install everything, then lint, type-check and run the whole suite"
 	@echo "make faults - the fault scenarios, ending with a table of lost and duplicated messages"
+	@echo "make compat - the seed contract, behaviour and fault suites on each Kafka of COMPAT_VERSIONS"
 	@echo "make interop - msgbus against the Go peer and kcat, both ways, byte for byte"
+	@echo "make bench-rebalance - what a join and a leave cost a group, per group_protocol"
 	@echo "make chaos  - seeded randomized history check on real brokers (SEED=, DURATION=, NODES=)"
 	@echo "make chaos-long - the README's 30-minute run: 6 seeds (CHAOS_SEEDS=), 150 s each on 1 and on 3 nodes"
 	@echo "make dist   - build the sdist and wheel into dist/ and run twine check"
@@ -57,6 +59,28 @@ integration: jars
 # acknowledged, read, lost and duplicated (also in tests/faults/.results/).
 faults: jars
 	$(PYTEST) tests/faults
+
+# Broker compatibility (issue 21; docs/brokers.md holds the measured table): the same suites on each
+# Kafka release below, picked by MSGBUS_KAFKA_VERSION (LocalKafka's default version): the seed's
+# contract (the spec's use cases: lifecycle, writer, reader, callbacks, topics the broker will not
+# create), the behaviour suite on Kafka, and the fault scenarios, which restart and kill brokers.
+# COMPAT_VERSIONS="3.9.2" runs one; each version's summary goes to build/compat/<version>.txt.
+COMPAT_VERSIONS ?= 3.6.2 3.9.2 4.1.1 4.4.0
+COMPAT_SEED := tests/integration/test_lifecycle.py tests/integration/test_writer.py \
+	tests/integration/test_reader.py tests/integration/test_callbacks.py tests/integration/test_topic_errors.py
+# The version `make test` runs the behaviour suite on too: the last 3.x line.
+TEST_3X_VERSION := 3.9.2
+
+compat: jars
+	@mkdir -p build/compat
+	@set -e; for v in $(COMPAT_VERSIONS); do \
+	  echo "=== Kafka $$v ==="; \
+	  MSGBUS_KAFKA_VERSION=$$v $(PY) -c "from msgbus.testing.localkafka import ensure_jars; ensure_jars('$$v')"; \
+	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q $(COMPAT_SEED) tests/behaviour -k "not TestInProcessBus and not TestMockKafka" \
+	    2>&1 | tee build/compat/$$v.txt | tail -3; \
+	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q tests/faults 2>&1 | tee -a build/compat/$$v.txt | tail -25; \
+	  ! grep -q -E "[0-9]+ (failed|error)" build/compat/$$v.txt; \
+	done
 
 # Seeded, randomized history check (issue 9): writers and readers of every kind joining
 # and leaving, partitions added, nodes killed, stopped and paused, on 1 and on 3 nodes;
@@ -125,6 +149,7 @@ release-check: dist jars
 test: deps venv jars lint typecheck docs dist $(TEST_INTEROP)
 	@[ -n "$(GO)" ] || echo "*** Go is not installed: SKIPPING the interop tests (tests/interop); install Go, then run 'make interop' ***"
 	MSGBUS_DIST=dist $(PYTEST) tests $(TEST_IGNORE) --ignore=tests/faults --ignore=tests/chaos
+	MSGBUS_KAFKA_VERSION=$(TEST_3X_VERSION) $(PYTEST) tests/behaviour -k TestKafka
 	$(PYTEST) tests/faults
 	$(PYTEST) tests/chaos
 	$(MAKE) bench-smoke
@@ -136,6 +161,12 @@ bench: deps venv jars
 
 bench-smoke: deps venv jars
 	$(PY) -m bench --smoke
+
+# What a join and a leave cost a group under each group_protocol (4 members, 10k msg/s, 8
+# partitions, a fifth joins then leaves): bench/results/rebalance.{md,json,png}. ROUNDS= runs per protocol.
+ROUNDS ?= 3
+bench-rebalance: deps venv jars
+	$(PY) -m bench.rebalance --rounds $(ROUNDS)
 
 demo: deps venv jars
 	$(PY) examples/demo.py

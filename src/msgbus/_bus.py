@@ -261,7 +261,13 @@ class WriterBase(_BusBase):
         stats = self.stats()
         is_open = self.status() is BusStatus.OPEN
         reachable = self._reachable() if is_open else None
-        return self._figures.health(stats.queued, stats.delivered, stats.failed, is_open, reachable)
+        return self._figures.health(
+            stats.queued, stats.delivered, stats.failed, is_open, reachable, self._failing_now()
+        )
+
+    def _failing_now(self) -> bool:
+        """Whether the latest delivery report was a failure (False: not known); backends override this."""
+        return False
 
     def metrics(self) -> WriterMetrics:
         stats = self.stats()

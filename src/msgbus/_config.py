@@ -119,6 +119,12 @@ class MsgBusConfig:
     bootstrap_servers: str = ""
     #: Where a reader with no committed offset starts: "latest" (the spec's) or "earliest".
     offset_reset: str = "latest"
+    #: How a named group shares the topic's partitions as members come and go (docs/rebalances.md):
+    #: "classic" (the classic protocol, eager range/roundrobin assignment, as the Go original: every
+    #: member stops while partitions move; mixes with Go readers), "classic-cooperative" (the classic
+    #: protocol, cooperative-sticky: only the moved partitions stop; refuses Go readers) or "consumer"
+    #: (KIP-848, brokers of Kafka 4.0 and later: the broker assigns, incrementally).
+    group_protocol: str = "classic"
     #: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     security_protocol: str = "PLAINTEXT"
     #: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with the SASL_* protocols.

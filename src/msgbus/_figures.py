@@ -87,7 +87,10 @@ class WriterFigures:
         self._durations = durations
         self._watch = WriterWatch()
 
-    def health(self, queued: int, delivered: int, failed: int, is_open: bool, reachable: bool | None) -> Health:
+    def health(
+        self, queued: int, delivered: int, failed: int, is_open: bool, reachable: bool | None, failing: bool
+    ) -> Health:
+        """``failing``: the latest delivery report was a failure."""
         now = time.monotonic()
         trying = self._watch.observe(queued, delivered, failed, now, self._limits)
         view = WriterView(
@@ -96,6 +99,7 @@ class WriterFigures:
             queued=queued,
             trying_since=trying,
             last_delivered_at=self._watch.last_delivered_at,
+            failing=failing,
         )
         return judge_writer(view, self._limits, now)
 

@@ -28,7 +28,7 @@ class HealthStatus(str, enum.Enum):
     REBALANCING = "rebalancing"
     #: Messages wait and none moves: a handler hangs, or writes are queued and none is delivered.
     STUCK = "stuck"
-    #: No broker answers.
+    #: No broker answers, or a writer's deliveries fail now (the brokers do not take its messages).
     UNREACHABLE = "unreachable"
     #: Disconnected, or failed for good.
     CLOSED = "closed"
@@ -102,6 +102,8 @@ class WriterView:
     #: ``time.monotonic()`` since when writes have been queued or failing with none delivered (``WriterWatch``).
     trying_since: float | None
     last_delivered_at: float | None
+    #: The latest delivery report was a failure (the backend knows; False if it does not).
+    failing: bool = False
 
 
 def _age(now: float, since: float | None) -> float | None:
@@ -169,6 +171,8 @@ def judge_writer(view: WriterView, limits: Limits, now: float) -> Health:
             f"(stuck_after {limits.stuck_after:g} s)",
             figures,
         )
+    if view.failing:
+        return Health(HealthStatus.UNREACHABLE, "deliveries fail: the latest write was not delivered", figures)
     if view.queued == 0 and view.trying_since is None:
         return Health(HealthStatus.IDLE, "nothing waiting", figures)
     return Health(HealthStatus.OK, "writes are being delivered", figures)

@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of history per run (default 120)")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1], choices=(1, 3), help="one run per value")
     parser.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT)
+    parser.add_argument(
+        "--group-protocol",
+        default="classic",
+        choices=("classic", "classic-cooperative", "consumer"),
+        help="every reader's MsgBusConfig.group_protocol (default classic)",
+    )
     args = parser.parse_args(argv)
     if args.seeds is not None:
         seeds = args.seeds
@@ -32,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for seed in seeds:
         for nodes in args.nodes:
-            print(f"chaos: seed {seed}, {nodes} node(s), {args.duration:g} s", flush=True)
-            run = run_chaos(seed, args.duration, nodes, args.drain_timeout)
+            print(f"chaos: seed {seed}, {nodes} node(s), {args.duration:g} s, {args.group_protocol}", flush=True)
+            run = run_chaos(seed, args.duration, nodes, args.drain_timeout, args.group_protocol)
             print(text_report(run), flush=True)
             print(f"result: {write_json(run)}", flush=True)
             summary.append((seed, nodes, run))

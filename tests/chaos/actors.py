@@ -20,9 +20,10 @@ HUNG_AFTER = 90.0
 class Ctx:
     """What every actor of one run shares."""
 
-    def __init__(self, rec: Recorder, bootstrap: str) -> None:
+    def __init__(self, rec: Recorder, bootstrap: str, group_protocol: str = "classic") -> None:
         self.rec = rec
         self.bootstrap = bootstrap
+        self.group_protocol = group_protocol  # every reader's (MsgBusConfig.group_protocol)
         self.ending = threading.Event()  # the run's time is up: writers finish their session
         self.draining = threading.Event()  # slow readers turn fast, callbacks are registered
         self.shutdown = threading.Event()  # every reader disconnects

@@ -61,6 +61,7 @@ class ReaderActor(threading.Thread):
             direction=msgbus.BusReader,
             blocking=msgbus.NonBlocking if self.plan.kind in NONBLOCKING_KINDS else msgbus.Blocking,
             group_id=self.plan.group,
+            group_protocol=self.ctx.group_protocol,
             offset_reset=self.plan.offset_reset,
             read_queue_size=self.plan.queue,
             connect_retries=3,

@@ -18,7 +18,8 @@ REPORTS: list[str] = []
 
 def replay_command(run: Run) -> str:
     p = run.plan
-    return f".venv/bin/python -m tests.chaos --seed {p.seed} --duration {p.duration:g} --nodes {p.nodes}"
+    command = f".venv/bin/python -m tests.chaos --seed {p.seed} --duration {p.duration:g} --nodes {p.nodes}"
+    return command + (f" --group-protocol {run.group_protocol}" if run.group_protocol != "classic" else "")
 
 
 def figures(run: Run) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def kind_table(rows: dict[str, dict[str, int]]) -> list[str]:
 def text_report(run: Run) -> str:
     p, fig = run.plan, figures(run)
     out = [
-        f"chaos seed={p.seed} nodes={p.nodes} duration={p.duration:g}s: {fig['writes']} writes "
+        f"chaos seed={p.seed} nodes={p.nodes} duration={p.duration:g}s group_protocol={run.group_protocol}: "
+        f"{fig['writes']} writes "
         f"({fig['acknowledged']} acknowledged, {fig['maybe']} maybe), {fig['deliveries']} deliveries, "
         f"{fig['readers_connected']}/{fig['readers_planned']} readers connected, {len(fig['faults'])} faults, "
         f"{len(fig['partitions_added'])} partition additions, drain {fig['drain_seconds']} s; handlers failed "
@@ -136,6 +138,7 @@ def write_json(run: Run) -> Path:
         "seed": p.seed,
         "nodes": p.nodes,
         "duration": p.duration,
+        "group_protocol": run.group_protocol,
         "replay": replay_command(run),
         "anomalies": run.findings.counts,
         "by_kind": kind_figures(run),

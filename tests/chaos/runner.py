@@ -31,8 +31,9 @@ def msgbus_threads() -> set[threading.Thread]:
 
 
 class Run:
-    def __init__(self, plan: Plan, drain_timeout: float = DRAIN_TIMEOUT) -> None:
+    def __init__(self, plan: Plan, drain_timeout: float = DRAIN_TIMEOUT, group_protocol: str = "classic") -> None:
         self.plan = plan
+        self.group_protocol = group_protocol
         self.drain_timeout = drain_timeout
         self.rec = Recorder()
         self.writers: list[Writer] = []
@@ -50,7 +51,7 @@ class Run:
             admin = cluster.admin_client(kafka)
             kafka.create_topic(TOPIC_PRE, partitions=plan.pre_partitions)
             self.rec = Recorder()  # times count from here: the cluster is up
-            ctx = Ctx(self.rec, kafka.bootstrap_servers)
+            ctx = Ctx(self.rec, kafka.bootstrap_servers, self.group_protocol)
             try:
                 self._play(ctx, kafka, admin)
             finally:
@@ -183,8 +184,10 @@ class Run:
         return positions, dict(offsets), copies
 
 
-def run_chaos(seed: int, duration: float, nodes: int, drain_timeout: float = DRAIN_TIMEOUT) -> Run:
+def run_chaos(
+    seed: int, duration: float, nodes: int, drain_timeout: float = DRAIN_TIMEOUT, group_protocol: str = "classic"
+) -> Run:
     """Plan and execute one run; the caller reports (see report.py)."""
-    run = Run(make_plan(seed, duration, nodes), drain_timeout)
+    run = Run(make_plan(seed, duration, nodes), drain_timeout, group_protocol)
     run.execute()
     return run

@@ -5,6 +5,7 @@ seconds of history (default 45, about a minute in all), CHAOS_NODES the cluster
 sizes ("1", "3" or "1 3"; default "1"). A run draws a slice of the reader kinds
 (schedule.kinds_of_run): any three consecutive seeds cover every kind
 (test_schedule.py), and `make chaos-long` runs them all many times.
+CHAOS_GROUP_PROTOCOL sets the readers' group_protocol (default "classic").
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def test_chaos_history_has_no_anomalies(nodes: int) -> None:
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
     duration = float(os.environ.get("CHAOS_DURATION", "45"))
     print(f"chaos: seed {seed}, {nodes} node(s), {duration:g} s")
-    run = run_chaos(seed, duration, nodes)
+    protocol = os.environ.get("CHAOS_GROUP_PROTOCOL", "classic")
+    run = run_chaos(seed, duration, nodes, group_protocol=protocol)
     report = text_report(run)
     path = write_json(run)
     REPORTS.append(f"{report}\nresult: {path}")
@@ -35,5 +37,6 @@ def test_chaos_history_has_no_anomalies(nodes: int) -> None:
     assert run.findings.total == 0, (
         f"the chaos history of seed {seed} has anomalies ({run.findings.counts}); "
         f"replay it with: {replay_command(run)}\n"
-        f"(or: CHAOS_SEED={seed} CHAOS_DURATION={duration:g} CHAOS_NODES={nodes} pytest tests/chaos)\n{report}"
+        f"(or: CHAOS_SEED={seed} CHAOS_DURATION={duration:g} CHAOS_NODES={nodes} "
+        f"CHAOS_GROUP_PROTOCOL={protocol} pytest tests/chaos)\n{report}"
     )

@@ -97,3 +97,62 @@ def test_start_on_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == f"msgbus kafka: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "localkafka-state.json").exists()
+
+
+def test_stop_keeps_the_data_start_and_restart_bring_the_same_cluster_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: `msgbus kafka stop` keeps the data (`--delete` drops it); --kafka-version picks the release."""
+    import io
+    import uuid
+
+    from confluent_kafka import Consumer, Producer
+
+    monkeypatch.setenv("MSGBUS_STATE_DIR", str(tmp_path))
+
+    def cli(*args: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert _cli_kafka.main(list(args), out, err) == 0, err.getvalue()
+        return out.getvalue() + err.getvalue()
+
+    def read_back(bootstrap: str) -> list[bytes]:
+        consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+        )
+        try:
+            consumer.subscribe(["kept"])
+            got = [m.value() for m in consumer.consume(10, 15) if m.error() is None]
+            return [value for value in got if value is not None]
+        finally:
+            consumer.close()
+
+    try:
+        cli("start", "--kafka-version", "3.9.2")
+        state = _cli_kafka.kafka_status()
+        assert state is not None and state["kafka_version"] == "3.9.2"
+        bootstrap, cluster_id, data_dir = state["bootstrap_servers"], state["cluster_id"], Path(state["data_dir"])
+        producer = Producer({"bootstrap.servers": bootstrap})
+        producer.produce("kept", b"still here")
+        assert producer.flush(30) == 0
+        assert "its data kept" in cli("stop")
+        assert data_dir.is_dir()
+        assert "start` brings it back" in _status_line()
+        assert "again, with its data" in cli("start")
+        again = _cli_kafka.kafka_status()
+        assert again is not None and again["running"]
+        assert (again["bootstrap_servers"], again["cluster_id"]) == (bootstrap, cluster_id)
+        assert read_back(bootstrap) == [b"still here"]
+        cli("restart")
+        assert read_back(bootstrap) == [b"still here"]
+        assert "its data deleted" in cli("stop", "--delete")
+        assert not data_dir.exists() and _cli_kafka.kafka_status() is None
+    finally:
+        _cli_kafka.kafka_stop(delete=True)
+
+
+def _status_line() -> str:
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    _cli_kafka.main(["status"], out, err)
+    return out.getvalue()

@@ -24,6 +24,8 @@ from .helpers import READ_TIMEOUT, BusFactory, raw_produce, wait_until
 pytestmark = pytest.mark.integration
 
 MODES = ["callback", "iteration"]
+# Each group protocol: eager ("classic") revokes everything at each rebalance, the others only what moves.
+PROTOCOLS = ["classic", "classic-cooperative", "consumer"]
 # Bound on how long a gated application holds its message, should a test fail before releasing it.
 _GATE_TIMEOUT = 90.0
 # librdkafka's default assignor is "range": with two members each gets one of the two partitions.
@@ -126,9 +128,10 @@ def missing(sent: list[str], *received: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("mode", MODES)
 def test_slow_member_delivers_everything_after_its_partition_comes_back(
-    buses: BusFactory, kafka: LocalKafka, topic: str, mode: str
+    buses: BusFactory, kafka: LocalKafka, topic: str, mode: str, protocol: str
 ) -> None:
     """Defect 1: A's queue is full (fetching paused) when B joins, reads and commits A's other
     partition, and leaves again. A must then go on and deliver the rest of the topic.
@@ -142,7 +145,10 @@ def test_slow_member_delivers_everything_after_its_partition_comes_back(
     kafka.create_topic(topic, partitions=_PARTITIONS)
     group = f"g-{uuid.uuid4().hex}"
     capacity = 20
-    a = SlowMember(buses.reader(topic, group_id=group, offset_reset="earliest", read_queue_size=capacity), mode)
+    a = SlowMember(
+        buses.reader(topic, group_id=group, offset_reset="earliest", read_queue_size=capacity, group_protocol=protocol),
+        mode,
+    )
     try:
         # The first message alone, so that a callback's batch is that one message.
         produce(kafka, topic, 0, texts(0, 0, 1))
@@ -160,7 +166,7 @@ def test_slow_member_delivers_everything_after_its_partition_comes_back(
         # A full queue pauses fetching after a second (_FULL_WAIT in the reader).
         time.sleep(2.5)
 
-        b = buses.reader(topic, group_id=group, offset_reset="earliest")
+        b = buses.reader(topic, group_id=group, offset_reset="earliest", group_protocol=protocol)
         wait_group(kafka, group, [[0], [1]])
         # B reads its partition from A's commit (nothing finished yet) to the end, then commits it on leaving.
         b_got = read_until_quiet(b, quiet=2.0, timeout=30)
@@ -185,9 +191,10 @@ def test_slow_member_delivers_everything_after_its_partition_comes_back(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("mode", MODES)
 def test_queued_messages_of_a_revoked_partition_are_left_to_the_new_owner(
-    buses: BusFactory, kafka: LocalKafka, topic: str, mode: str
+    buses: BusFactory, kafka: LocalKafka, topic: str, mode: str, protocol: str
 ) -> None:
     """Defect 8: when B joins, A loses one partition. A must not hand out that partition's
     queued, unread messages: they are not committed, so B reads them from the last commit.
@@ -201,7 +208,10 @@ def test_queued_messages_of_a_revoked_partition_are_left_to_the_new_owner(
     queued = 100  # per partition, before B joins: A's queue holds 199 (its capacity is 200, so never full)
     kafka.create_topic(topic, partitions=_PARTITIONS)
     group = f"g-{uuid.uuid4().hex}"
-    a = SlowMember(buses.reader(topic, group_id=group, offset_reset="earliest", read_queue_size=200), mode)
+    a = SlowMember(
+        buses.reader(topic, group_id=group, offset_reset="earliest", read_queue_size=200, group_protocol=protocol),
+        mode,
+    )
     try:
         produce(kafka, topic, 0, texts(0, 0, 1))
         assert a.holding.wait(READ_TIMEOUT), "A never got the first message"
@@ -211,7 +221,7 @@ def test_queued_messages_of_a_revoked_partition_are_left_to_the_new_owner(
         produce(kafka, topic, 1, texts(1, 0, queued))
         wait_until(lambda: a.bus.message_available() == 2 * queued - 1, READ_TIMEOUT, "A to queue partition 1")
 
-        b = buses.reader(topic, group_id=group, offset_reset="earliest")
+        b = buses.reader(topic, group_id=group, offset_reset="earliest", group_protocol=protocol)
         wait_group(kafka, group, [[0], [1]])
         time.sleep(0.5)
     finally:

@@ -91,6 +91,7 @@ def test_field_names_follow_the_spec() -> None:
         "read_queue_size",
         "bootstrap_servers",
         "offset_reset",
+        "group_protocol",
         "security_protocol",
         "sasl_mechanism",
         "sasl_username",
@@ -379,7 +380,12 @@ def test_every_backend_needs_a_topic() -> None:
 
 def test_kafkas_fields_are_not_the_memory_backends() -> None:
     # What only Kafka uses is Kafka's to check; the in-process bus ignores it, as it does host and port.
-    kafka_only = {"security_protocol": "TLS", "offset_reset": "never", "kafka_settings": {"group.id": "x"}}
+    kafka_only = {
+        "security_protocol": "TLS",
+        "offset_reset": "never",
+        "group_protocol": "eager",
+        "kafka_settings": {"group.id": "x"},
+    }
     make(bus_tech=msgbus.BusTechMemory, **kafka_only).validate()
     for name, value in kafka_only.items():
         with pytest.raises(msgbus.ConfigError, match=name):

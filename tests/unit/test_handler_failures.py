@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -89,6 +90,10 @@ def test_error_text_is_cut_on_a_character_boundary() -> None:
         (msgbus.Retry(attempts=2.0), "attempts"),  # type: ignore[arg-type]
         (msgbus.Retry(backoff=0), "backoff"),
         (msgbus.Retry(max_backoff=float("nan")), "max_backoff"),
+        # Too short to be meant: a busy loop of retries and warnings (issue 18).
+        (msgbus.Retry(attempts=10**9, backoff=1e-9, max_backoff=1e-9), "at least 0.001 s"),
+        (msgbus.Retry(backoff=0.5, max_backoff=0.0001), "max_backoff must be at least"),
+        (msgbus.Retry(backoff=2.0, max_backoff=1.0), "must not be less than backoff"),
         (msgbus.Retry(then=msgbus.Retry()), "another Retry"),  # type: ignore[arg-type]
         (msgbus.DeadLetter(""), "non-empty"),
         (msgbus.Retry(then=msgbus.DeadLetter("events")), "own topic"),
@@ -195,7 +200,7 @@ def test_callback_stop_stops_the_reader_and_does_not_commit(msgbus_memory: Memor
 
 def _waiting_for_a_retry(memory: MemoryBus, topic: str, *texts: str) -> tuple[msgbus.MsgBusIO, list[str]]:
     """A reader whose callback always raises, in a 60 s back-off after its first attempt on ``texts[0]``."""
-    reader = memory.reader(topic, on_handler_error=msgbus.Retry(attempts=3, backoff=60))
+    reader = memory.reader(topic, on_handler_error=msgbus.Retry(attempts=3, backoff=60, max_backoff=60))
     writer = memory.writer(topic)
     calls: list[str] = []
 
@@ -320,7 +325,7 @@ def test_a_stopped_loop_raises_handler_error(msgbus_memory: MemoryBus, msgbus_to
 
 @bounded
 def test_a_loop_back_off_ends_at_disconnect(msgbus_memory: MemoryBus, msgbus_topic: str) -> None:
-    reader = msgbus_memory.reader(msgbus_topic, on_handler_error=msgbus.Retry(backoff=60))
+    reader = msgbus_memory.reader(msgbus_topic, on_handler_error=msgbus.Retry(backoff=60, max_backoff=60))
     writer = msgbus_memory.writer(msgbus_topic)
     writer.message_write("x")
     with pytest.raises(RuntimeError):
@@ -457,3 +462,53 @@ def test_aio_run_retries_then_stops(msgbus_memory: MemoryBus, msgbus_topic: str)
     seen, cause, stats = asyncio.run(asyncio.wait_for(main(), WAIT))
     assert seen == ["a", "bad", "bad"] and isinstance(cause, ValueError)
     assert stats.retried == 1
+
+
+# -- retry warnings: throttled, and the same from every face (issue 18) --------------------------------
+
+
+def _retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]
+
+
+@bounded
+def test_retry_warnings_of_a_fast_retrying_callback_are_throttled(
+    msgbus_memory: MemoryBus, msgbus_topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = msgbus.Retry(attempts=200, backoff=0.001, max_backoff=0.001)
+    reader = msgbus_memory.reader(msgbus_topic, on_handler_error=policy)
+    writer = msgbus_memory.writer(msgbus_topic)
+    calls: list[str] = []
+
+    def handler(msg: str) -> None:
+        calls.append(msg)
+        raise RuntimeError("always")
+
+    with caplog.at_level(logging.WARNING, logger="msgbus"):
+        reader.register_cb(handler)
+        writer.message_write("x")
+        _wait(lambda: reader.stats().dropped == 1, "the message dropped after its 200 attempts")
+    assert len(calls) == 200
+    # 199 retries in well under the throttle's window: one line (the repeats are counted, not logged).
+    assert len(_retry_lines(caplog)) == 1, _retry_lines(caplog)
+
+
+@pytest.mark.asyncio
+async def test_aio_run_logs_its_retries_as_the_sync_loops_do(
+    msgbus_memory: MemoryBus, msgbus_topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader = aio.AsyncMsgBus(msgbus_memory.reader(msgbus_topic, on_handler_error=FAST))
+    msgbus_memory.writer(msgbus_topic).message_write("x")
+    tries: list[str] = []
+
+    async def handler(msg: str) -> None:
+        tries.append(msg)
+        if len(tries) < 3:
+            raise RuntimeError("not yet")
+        await reader.disconnect()
+
+    with caplog.at_level(logging.WARNING, logger="msgbus"):
+        await asyncio.wait_for(reader.run(handler), WAIT)
+    assert tries == ["x", "x", "x"]
+    lines = _retry_lines(caplog)
+    assert lines and "the handler raised on" in lines[0], [r.getMessage() for r in caplog.records]

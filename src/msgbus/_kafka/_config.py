@@ -22,6 +22,15 @@ _TOPIC_MAX_LEN = 249
 
 _OFFSET_RESETS = ("latest", "earliest")
 
+#: MsgBusConfig.group_protocol's choices (their librdkafka settings: ``_settings.GROUP_PROTOCOLS``).
+GROUP_PROTOCOLS = ("classic", "classic-cooperative", "consumer")
+# Settings the KIP-848 protocol leaves to the broker; librdkafka refuses them with group.protocol=consumer.
+_BROKER_SIDE = {
+    "session.timeout.ms": "group.consumer.session.timeout.ms",
+    "heartbeat.interval.ms": "group.consumer.heartbeat.interval.ms",
+    "group.protocol.type": "",
+}
+
 
 class Kind(enum.Enum):
     """How a security field is checked."""
@@ -60,6 +69,8 @@ _OWNED_SETTINGS = {
     "enable.auto.commit": "msgbus commits what the application has read",
     "enable.auto.offset.store": "msgbus stores offsets of what the application has read",
     "auto.offset.reset": "use offset_reset",
+    "group.protocol": "use group_protocol",
+    "partition.assignment.strategy": "use group_protocol",
     "security.protocol": "use security_protocol",
     "sasl.mechanism": "use sasl_mechanism",
     "sasl.mechanisms": "use sasl_mechanism",
@@ -79,8 +90,11 @@ def validate(cfg: MsgBusConfig) -> None:
     check_policy(cfg.on_handler_error, cfg.topic, check_topic)
     _check_bootstrap_servers(cfg.bootstrap_servers)
     choice_field("offset_reset", cfg.offset_reset, _OFFSET_RESETS)
+    choice_field("group_protocol", cfg.group_protocol, GROUP_PROTOCOLS)
     _check_security(cfg)
     cfg.kafka_settings = _checked_settings(cfg.kafka_settings)
+    if cfg.group_protocol == "consumer":
+        _check_broker_side(cfg.kafka_settings)
 
 
 def check_topic(topic: object) -> None:
@@ -134,6 +148,14 @@ def _check_security(cfg: MsgBusConfig) -> None:
             raise ConfigError(f"{name} {path!r} is not a readable file")
     if bool(cfg.ssl_certificate_location) != bool(cfg.ssl_key_location):
         raise ConfigError("ssl_certificate_location and ssl_key_location go together (mutual TLS)")
+
+
+def _check_broker_side(settings: Mapping[str, object]) -> None:
+    """group_protocol="consumer": the group's timing is the broker's, and librdkafka refuses these."""
+    for key, broker_key in _BROKER_SIDE.items():
+        if key in settings:
+            where = f" (the broker's {broker_key})" if broker_key else ""
+            raise ConfigError(f'kafka_settings[{key!r}] is set by the broker{where} with group_protocol="consumer"')
 
 
 def _checked_settings(settings: object) -> dict[str, str | int | float | bool]:

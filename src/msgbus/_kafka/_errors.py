@@ -69,6 +69,11 @@ class ErrorWatch:
         with self._lock:
             return self.all_down and self.unreachable > mark
 
+    def forget_fatal(self) -> None:
+        """The client that had the fatal error was replaced by a new one."""
+        with self._lock:
+            self.fatal = None
+
     def __call__(self, err: Any) -> None:
         text = describe(err)
         name = error_name(err)
@@ -83,10 +88,13 @@ class ErrorWatch:
                 self.unreachable += 1
                 self.last_unreachable = text
             try:
-                if err.fatal():
-                    self.fatal = text
+                fatal = err.fatal()
             except AttributeError:
-                pass
+                fatal = False
+            # librdkafka's error_cb reports a fatal error as _FATAL (the cause in its text),
+            # and that KafkaError's fatal() can be False: the code alone says it.
+            if fatal or name == "_FATAL":
+                self.fatal = text
         self._throttle.log(logging.WARNING, _log.normalize(text), "%s: %s", self._what, text)
 
 

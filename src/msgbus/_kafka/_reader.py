@@ -24,10 +24,12 @@ from .._figures import GroupState
 from ._codec import MessageCodec, message_error
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
+from ._membership import Membership
 from ._probe import WAIT_SLICE, Attempts, probe
-from ._settings import admin_settings, bootstrap_servers, consumer_settings
+from ._settings import admin_settings, bootstrap_servers, consumer_settings, incremental
 from ._standing import Standing
 from ._start import StartPositions
+from ._topic import TopicState, check_topic, missing_text, topic_error
 from ._writer import KafkaWriter
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
@@ -47,6 +49,8 @@ class KafkaReader(ReaderBase):
         # A named group shares work and resumes where it left off, so it commits;
         # a private group ("" group_id) is never resumed, so committing is pointless.
         self._commits = bool(cfg.group_id)
+        # Rebalances hand over only what changed (cooperative-sticky, KIP-848), not the whole assignment.
+        self._incremental = incremental(cfg)
         group_id = cfg.group_id or f"msgbus-{cfg.topic}-{uuid.uuid4().hex}"
         # partition -> offset after the last message this reader took in (or where it
         # was started, before any): where a private group resumes after a rebalance.
@@ -63,6 +67,7 @@ class KafkaReader(ReaderBase):
         self._starts_at = StartPositions(cfg, self._commits, self._next_offsets, self._stop)
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
         self._loop_errors = _log.Throttle()
+        self._membership = Membership(cfg, group_id)
         self._codec = MessageCodec(cfg.topic)
         #: Lag, commits and rebalances, for metrics() and health().
         self._standing = Standing(cfg.topic)
@@ -89,28 +94,46 @@ class KafkaReader(ReaderBase):
     def _connect(self, cfg: MsgBusConfig) -> None:
         attempts = Attempts(cfg, self._errors)
         metadata = probe(self._consumer, cfg, attempts)
-        topic = metadata.topics.get(cfg.topic)
-        if topic is not None and topic.error is None:
-            self._starts_at.probed_partitions = set(topic.partitions)
-        elif topic is not None:
-            if topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(topic.error)}")
-            _log.logger().warning("topic %s: %s", cfg.topic, describe(topic.error))
-        self._consumer.subscribe(
-            [cfg.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
-        )
-        self._thread.start()
+        error = topic_error(metadata, cfg.topic)
+        if error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise ConnectError(f"not authorised to read topic {cfg.topic}: {describe(error)}")
+        # A topic the broker refuses (a name colliding with another's, say) fails now, naming
+        # the broker's reason. One that is missing, with auto-creation off, is waited for: the
+        # reader reads it from its first message once it is created (StartPositions._start_of).
+        state, metadata = check_topic(self._consumer, metadata, cfg, self._errors)
+        if state is TopicState.MISSING:
+            _log.logger().warning(
+                "%s; the reader waits for it, and reads it from its first message once it is created",
+                missing_text(cfg.topic),
+            )
+            self._subscribe()
+            return
+        self._starts_at.probed_partitions = set(metadata.topics[cfg.topic].partitions)
+        self._subscribe()
         # connect() returns only once the partitions are assigned and positioned,
         # so that every message written after it returns is read. Waited for in
         # short slices: Ctrl-C lands at once, and a dead reader thread is seen.
         deadline = time.monotonic() + cfg.connect_timeout
         while not self._assigned.wait(WAIT_SLICE):
             _cancel.check()
+            if self._membership.refused is not None:
+                # The group's members cannot meet this reader's protocol: retrying cannot change that.
+                raise ConnectError(self._membership.refused)
             if not self._thread.is_alive():
                 raise ConnectError(f"the reader thread for {cfg.topic} ended while joining its group")
             if time.monotonic() >= deadline:
-                attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s")
+                # librdkafka says only in its debug log that a broker lacks KIP-848's API.
+                hint = (
+                    ' (group_protocol="consumer" needs Kafka 4.0 or later)' if cfg.group_protocol == "consumer" else ""
+                )
+                attempts.failed(f"no partition assignment for topic {cfg.topic} within {cfg.connect_timeout:g} s{hint}")
                 deadline = time.monotonic() + cfg.connect_timeout
+
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        self._thread.start()
 
     # -- the interface -------------------------------------------------------
 
@@ -123,12 +146,12 @@ class KafkaReader(ReaderBase):
             **self._inbox.failures.counts(),
         )
 
-    def _group_state(self) -> GroupState:
-        return self._standing.state()
-
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> KafkaWriter:
         # The dead-letter hook (issue 13): same backend, same settings, another topic.
         return KafkaWriter(cfg)
+
+    def _group_state(self) -> GroupState:
+        return self._standing.state()
 
     def _reachable(self) -> bool:
         return self._health.check(True)
@@ -256,14 +279,21 @@ class KafkaReader(ReaderBase):
 
     def _take_in(self, messages: list[Any]) -> None:
         # No per-message Python here: the batch goes to the Inbox as it is and is
-        # decoded on the reading side (_MessageCodec), where it is read.
+        # decoded on the reading side (MessageCodec), where it is read.
         if any(map(message_error, messages)):
             for msg in messages:
                 err = msg.error()
-                if err is not None:
-                    # A persistent consumer error (a missing topic, say) comes back every fetch.
-                    text = describe(err)
-                    self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
+                if err is None:
+                    continue
+                self._membership.saw(err)
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    # A fatal error comes as an event here, not through error_cb: the watch
+                    # records it (status() closed), and logs it.
+                    self._errors(err)
+                    continue
+                # A persistent consumer error (a missing topic, say) comes back every fetch.
+                text = describe(err)
+                self._loop_errors.log(logging.WARNING, _log.normalize(text), "reader on %s: %s", self._topic, text)
             messages = [msg for msg in messages if msg.error() is None]
             if not messages:
                 return
@@ -301,33 +331,50 @@ class KafkaReader(ReaderBase):
 
     # -- rebalances (called on the consumer thread, inside consume()) -----------
 
+    # Eager ("classic"): every rebalance revokes the whole assignment, then assigns the
+    # whole new one. Incremental: the callbacks get only the partitions that move; the
+    # rest stay assigned, and go on fetching (or stay paused) meanwhile. In both,
+    # ``_partitions`` is what is assigned now, and ``_paused`` is True only while every
+    # assigned partition is paused.
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         positioned = self._starts_at.position(consumer, partitions)
-        consumer.assign(positioned)
+        if self._incremental:
+            consumer.incremental_assign(positioned)
+        else:
+            consumer.assign(positioned)
         if positioned:
             # librdkafka keeps a partition's pause across a revoke and a new assign: one
             # paused while the inbox was full would never fetch again (issue 9, defect 1).
             # The loop pauses again if the inbox is still full.
             consumer.resume(positioned)
+            if self._incremental and self._paused:
+                # The partitions kept are paused (the inbox is full): the new ones wait with
+                # them, and the loop resumes all of them together.
+                consumer.pause(positioned)
         self._starts_at.commit_fresh_starts(consumer)
-        self._partitions = sorted(tp.partition for tp in positioned)
+        gained = {tp.partition for tp in positioned}
+        self._partitions = sorted(gained.union(self._partitions) if self._incremental else gained)
+        self._standing.assigned(self._partitions, positioned)
         for tp in positioned:
             if tp.offset >= 0:
                 self._assigned_at[tp.partition] = tp.offset
                 self._next_offsets.setdefault(tp.partition, tp.offset)
-        self._standing.assigned(positioned)
-        self._paused = False
+        if not self._incremental:
+            self._paused = False
+        # Incremental: a member joining a group whose partitions are all owned gets
+        # nothing at first (they are revoked from their owners, then assigned in a
+        # second round); it is in the group, and connect() may return.
         self._assigned.set()
         _log.logger().info(
-            "reader on %s assigned %s",
+            "reader on %s assigned %s%s",
             self._topic,
             {tp.partition: tp.offset for tp in positioned},
+            f", now owns {self._partitions}" if self._incremental else "",
         )
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        self._partitions = []
-        revoked = [tp.partition for tp in partitions]
-        self._standing.revoked(revoked)
+        revoked = self._unassigned(partitions)
         if self._commits:
             self._forget(revoked)
         # Commit what the application finished, so the next owner starts there.
@@ -340,6 +387,29 @@ class KafkaReader(ReaderBase):
                     _log.logger().warning("commit on revoke for %s: %s", self._topic, describe(exc.args[0]))
         for partition in revoked:
             self._assigned_at.pop(partition, None)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        """The group went on without this member (its session ran out): the partitions are another's already.
+
+        Their queued messages are left to the new owner, as on a revoke; a commit
+        would be refused (this member is no longer of the group's generation), so
+        none is tried. What was finished and not yet committed is read again.
+        """
+        lost = self._unassigned(partitions)
+        _log.logger().warning(
+            "reader on %s lost partitions %s: the group reassigned them without this member", self._topic, lost
+        )
+        if self._commits:
+            self._forget(lost)
+        for partition in lost:
+            self._assigned_at.pop(partition, None)
+
+    def _unassigned(self, partitions: list[Any]) -> list[int]:
+        """Take ``partitions`` out of ``_partitions``; their numbers (the librdkafka fallback unassigns them)."""
+        gone = sorted({tp.partition for tp in partitions})
+        self._partitions = [p for p in self._partitions if p not in gone]
+        self._standing.unassigned(self._partitions, gone)
+        return gone
 
     def _forget(self, partitions: Collection[int]) -> None:
         """A named group's revoked partitions: their queued, unread messages are left to the new owner.

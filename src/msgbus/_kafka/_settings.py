@@ -27,6 +27,27 @@ _MAX_MS = 2**31 - 1
 _NON_BLOCKING_LINGER_MS = 5
 
 
+# How a named group shares partitions, per MsgBusConfig.group_protocol (docs/rebalances.md).
+GROUP_PROTOCOLS: dict[str, Settings] = {
+    # librdkafka's defaults, spelled out: what the Go original's readers offer, so that
+    # they and msgbus readers can share a group. Every rebalance revokes everything.
+    "classic": {"group.protocol": "classic", "partition.assignment.strategy": "range,roundrobin"},
+    # Only the partitions that move stop. A member offering only this cannot join a
+    # group of members offering only eager assignors (INCONSISTENT_GROUP_PROTOCOL).
+    "classic-cooperative": {"group.protocol": "classic", "partition.assignment.strategy": "cooperative-sticky"},
+    # KIP-848: the broker assigns, and the group's timeouts are the broker's
+    # (librdkafka refuses session.timeout.ms here).
+    "consumer": {"group.protocol": "consumer"},
+}
+# The classic protocol's session: a member that stops heartbeating is out after this (the Go original's).
+_SESSION_TIMEOUT_MS = 10000
+
+
+def incremental(cfg: MsgBusConfig) -> bool:
+    """Do rebalance callbacks get only what changed (incremental_assign/unassign), not the whole assignment?"""
+    return GROUP_PROTOCOLS[cfg.group_protocol].get("partition.assignment.strategy") != "range,roundrobin"
+
+
 def bootstrap_servers(cfg: MsgBusConfig) -> str:
     if cfg.bootstrap_servers:
         return ",".join(entry.strip() for entry in cfg.bootstrap_servers.split(","))
@@ -118,7 +139,6 @@ def consumer_settings(
             "group.id": group_id,
             # The Go package starts new groups at the end of the topic ("latest").
             "auto.offset.reset": cfg.offset_reset,
-            "session.timeout.ms": 10000,
             # At-least-once: the reader stores a message's offset only after the
             # application has read it (or its callback returned); librdkafka then
             # commits stored offsets in the background and on close.
@@ -143,6 +163,9 @@ def consumer_settings(
             "fetch.queue.backoff.ms": 20,
         }
     )
+    settings.update(GROUP_PROTOCOLS[cfg.group_protocol])
+    if settings["group.protocol"] == "classic":
+        settings["session.timeout.ms"] = _SESSION_TIMEOUT_MS
     return _finish(settings, cfg)
 
 

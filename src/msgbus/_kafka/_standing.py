@@ -97,23 +97,23 @@ class Standing:
                 if tp.error is None and tp.offset >= 0:
                     self._committed[tp.partition] = tp.offset
 
-    def assigned(self, positioned: Iterable[TopicPartition]) -> None:
-        """A rebalance ended: ``positioned`` are assigned, each to start at its offset (if known)."""
+    def assigned(self, owned: list[int], positioned: Iterable[TopicPartition]) -> None:
+        """A rebalance ended: the reader owns ``owned`` now; ``positioned`` (new) start at their offsets (if known)."""
         with self._lock:
-            self._partitions = sorted(tp.partition for tp in positioned)
+            self._partitions = list(owned)
             self._starts.update((tp.partition, tp.offset) for tp in positioned if tp.offset >= 0)
             if self._revoked_at is not None:
                 self._rebalances += 1
                 self._rebalance_seconds += time.monotonic() - self._revoked_at
                 self._revoked_at = None
 
-    def revoked(self, partitions: Iterable[int]) -> None:
-        """A rebalance started (partitions revoked or lost)."""
+    def unassigned(self, owned: list[int], gone: Iterable[int]) -> None:
+        """A rebalance started: ``gone`` were revoked or lost; the reader still owns ``owned``."""
         with self._lock:
             if self._revoked_at is None:
                 self._revoked_at = time.monotonic()
-            self._partitions = []
-            for partition in partitions:
+            self._partitions = list(owned)
+            for partition in gone:
                 self._starts.pop(partition, None)
                 self._stored.pop(partition, None)
                 self._committed.pop(partition, None)

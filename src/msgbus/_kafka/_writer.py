@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,13 +12,16 @@ from confluent_kafka import KafkaException, Producer
 from .. import _log
 from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
-from .._errors import BusClosedError, DeliveryError, FlushError
+from .._errors import BusClosedError, ConnectError, DeliveryError, FlushError
 from .._headers import HeadersArg, header_list
 from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
+from ._cluster import ClusterWatch, replace_producer
 from ._errors import ErrorWatch, create_client, describe, error_name
+from ._gate import ProduceGate
 from ._health import HealthProbe
 from ._probe import Attempts, probe
 from ._settings import producer_settings
+from ._topic import TopicState, check_topic, missing_text
 from ._tracked import write_tracked
 
 #: Kafka headers as confluent-kafka's produce() takes them (None: no headers).
@@ -29,47 +31,51 @@ _POLL_INTERVAL = 0.1
 # A Blocking write waits this much longer than message.timeout.ms, which
 # librdkafka guarantees to end with a delivery report.
 _REPORT_GRACE = 5.0
-
-
-def _count_value(counter: itertools.count[int]) -> int:
-    """How many next() calls an itertools.count(0) has had: its repr is ``count(N)``."""
-    return int(repr(counter)[6:-1])
+# Delivery errors after which the writer asks whether its cluster was replaced.
+_SUSPECT_ERRORS = frozenset({"_MSG_TIMED_OUT", "OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID", "_FATAL"})
 
 
 class KafkaWriter(WriterBase):
+    """Invariants: every produce() goes through ``_gate`` (see _gate.py), so that
+    disconnect() flushes every write that saw the bus open and a replaced
+    cluster's producer is closed only once no call is in it; the counts below
+    change under ``_failed_lock``.
+    """
+
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
+        # For stats(): NonBlocking messages reported undelivered, Blocking writes that failed.
         self._failed = 0
         self._failed_lock = threading.Lock()
-        # A write either sees the bus closed (BusClosedError) or is queued before
-        # disconnect() flushes, so that the flush covers it and FlushError counts it
-        # (issue 9, defect 6) - without a lock, which cost ~8% of a NonBlocking write:
-        # every produce() puts a token here *before* it checks _closed and takes it
-        # out after; disconnect() sets _closed, *then* waits for the list to empty.
-        # list.append/pop are atomic under the GIL, so a write that saw the bus open
-        # is either visible to disconnect() or already queued.
-        self._in_flight: list[None] = []
-        # For stats(): messages the producer accepted (next() is atomic, so concurrent
-        # writers lose no count; read with _count_value), and Blocking writes that failed
-        # (under _failed_lock).
-        self._accepted = itertools.count()
-        self._note_accepted = self._accepted.__next__
         self._failed_acked = 0
+        # For healthy(): deliveries fail now (set by a failed report, cleared by a
+        # delivered one); the accepted count at the last failure (NonBlocking, see _served).
+        self._failing = False
+        self._accepted_at_failure = 0
+        # Why purged messages were not delivered: the cluster they were for was replaced.
+        self._replaced: str | None = None
         self._errors = ErrorWatch(f"writer on {cfg.topic}")
         settings = producer_settings(cfg, self._errors)
         if not self._blocking:
             settings["on_delivery"] = self._on_failed_delivery
-        self._producer = create_client(Producer, settings)
+        self._settings = settings
+        producer = create_client(Producer, settings)
         try:
-            probe(self._producer, cfg, Attempts(cfg, self._errors))
+            metadata = probe(producer, cfg, Attempts(cfg, self._errors))
+            state, metadata = check_topic(producer, metadata, cfg, self._errors)
+            if state is TopicState.MISSING:
+                # Every write would wait write_timeout, then fail with "unknown topic": say it now.
+                raise ConnectError(missing_text(cfg.topic))
         except BaseException:
-            self._producer.purge()
-            self._producer.close()
+            producer.purge()
+            producer.close()
             raise
+        self._gate = ProduceGate(producer)
+        self._cluster = ClusterWatch(metadata.cluster_id, self._errors, cfg.topic)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name=f"msgbus-writer-{cfg.topic}", daemon=True)
         self._poller.start()
-        self._health = HealthProbe(cfg, lambda: self._producer)
+        self._health = HealthProbe(cfg, lambda: self._gate.producer)
         # The fast path of message_write: a NonBlocking write with nothing to add to the message.
         self._fast = not self._blocking and not cfg.tracing
         _log.logger().info(
@@ -82,22 +88,12 @@ class KafkaWriter(WriterBase):
     # -- the interface -------------------------------------------------------
 
     def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
-        if self._fast and headers is None and type(msg) is str:
-            # Fast path, the usual NonBlocking write: one produce call, which encodes
-            # the str as UTF-8 itself. Anything unusual (a full queue, a refusal, lone
-            # surrogates, a closed bus) raises before queueing: the careful path below
-            # handles it.
-            in_flight = self._in_flight
-            in_flight.append(None)
-            try:
-                if not self._closed:
-                    self._producer.produce(self._topic, msg)
-                    self._note_accepted()
-                    return
-            except Exception:
-                pass
-            finally:
-                in_flight.pop()
+        # Fast path, the usual NonBlocking write: one produce call, which encodes
+        # the str as UTF-8 itself. Anything unusual (a full queue, a refusal, lone
+        # surrogates, a closed bus) raises before queueing: the careful path below
+        # handles it.
+        if self._fast and headers is None and type(msg) is str and self._produce_str(msg):
+            return
         payload = encode(msg)
         self._check_open()
         wire = None if headers is None else header_list(headers)
@@ -119,36 +115,50 @@ class KafkaWriter(WriterBase):
         if durations is not None:
             durations.observe(time.monotonic() - started)
 
+    def _produce_str(self, msg: str) -> bool:
+        """One produce() of a str, as librdkafka encodes it; False (nothing queued) on anything unusual."""
+        gate = self._gate
+        producer = gate.enter()
+        if producer is None:
+            return False
+        accepted = False
+        try:
+            producer.produce(self._topic, msg)
+            accepted = True
+        except Exception:
+            pass
+        finally:
+            gate.leave(producer, accepted)
+        return accepted
+
     def _await(self, ack: Acknowledgement) -> None:
         """Wait for ``ack``'s delivery report; DeliveryError if the message was not delivered."""
         if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
+            self._count(failed=1, code="_MSG_TIMED_OUT")
             raise DeliveryError(
                 f"no acknowledgement for a message to {self._topic} within {self._cfg.write_timeout:g} s",
                 code="_MSG_TIMED_OUT",
             )
         if ack.error is not None:
-            self._count(failed=1)
-            raise DeliveryError(
-                f"message to {self._topic} not delivered: {describe(ack.error)}", code=error_name(ack.error)
-            )
+            code = error_name(ack.error)
+            self._count(failed=1, code=code)
+            raise DeliveryError(f"message to {self._topic} not delivered: {self._why(ack.error)}", code=code)
+        self._count(delivered=1)
+
+    def _why(self, err: Any) -> str:
+        """A failed report's error; for a message purged with a replaced cluster's producer, that cause."""
+        text = describe(err)
+        name = error_name(err) or ""
+        if self._replaced is not None and name.startswith("_PURGE"):
+            return f"{text}: {self._replaced}"
+        return text
 
     def write_nowait(self, msg: str) -> bool:
         if self._blocking:
             return False
-        if type(msg) is str:
-            # The fast path of message_write (msgbus.aio's NonBlocking write), written out
-            # again rather than shared: a method call here costs ~5% of a 100 B write.
-            in_flight = self._in_flight
-            in_flight.append(None)
-            try:
-                if not self._closed:
-                    self._producer.produce(self._topic, msg)
-                    self._note_accepted()
-                    return True
-            except Exception:
-                pass
-            finally:
-                in_flight.pop()
+        # The fast path of message_write (msgbus.aio's NonBlocking write).
+        if type(msg) is str and self._produce_str(msg):
+            return True
         payload = encode(msg)
         self._check_open()
         # False on a full queue or a refusal: message_write then waits, or says why.
@@ -168,10 +178,12 @@ class KafkaWriter(WriterBase):
 
         def report(err: Any, _msg: Any) -> None:
             if err is None:
+                self._count(delivered=1)
                 on_done(None)
                 return
-            self._count(failed=1)
-            on_done(DeliveryError(f"message to {topic} not delivered: {describe(err)}", code=error_name(err)))
+            code = error_name(err)
+            self._count(failed=1, code=code)
+            on_done(DeliveryError(f"message to {topic} not delivered: {self._why(err)}", code=code))
 
         try:
             return self._produce_once(payload, report)
@@ -215,7 +227,9 @@ class KafkaWriter(WriterBase):
         finally:
             # Whatever happened, wait for what was queued, so that the counts below are true.
             done = acks.expect(count, self._cfg.write_timeout + _REPORT_GRACE)
-            self._count(failed=acks.failed)
+            self._count(
+                failed=acks.failed, delivered=acks.delivered, code=error_name(acks.first_error) if acks.failed else None
+            )
         if refused is not None:
             raise DeliveryError(
                 f"message {count} of the batch refused ({acks.delivered} before it delivered, "
@@ -231,7 +245,7 @@ class KafkaWriter(WriterBase):
         if acks.failed:
             raise DeliveryError(
                 f"{acks.failed} of {count} message(s) to {self._topic} not delivered ({acks.delivered} delivered): "
-                f"{describe(acks.first_error)}",
+                f"{self._why(acks.first_error)}",
                 code=error_name(acks.first_error),
             )
         return count
@@ -254,18 +268,22 @@ class KafkaWriter(WriterBase):
                 self._produce(payload, ack)  # a full queue, or a refusal: DeliveryError says which
 
         count, failed = write_tracked(msgs, encode_fast, produce, self._cfg.write_timeout + _REPORT_GRACE)
-        self._count(failed=len(failed))
+        self._count(failed=len(failed), delivered=count - len(failed), code="_MSG_TIMED_OUT" if failed else None)
         return count, failed
 
     def stats(self) -> BusStats:
         with self._failed_lock:
             failed = self._failed + self._failed_acked
-        written = _count_value(self._accepted)
-        queued = 0 if self._closed else len(self._producer)
+        written = self._gate.accepted
+        queued = 0 if self._closed else len(self._gate.producer)
         return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
 
     def _reachable(self) -> bool:
         return self._health.check(True)
+
+    def _failing_now(self) -> bool:
+        with self._failed_lock:
+            return self._failing
 
     def status(self) -> BusStatus:
         if self._closed or self._errors.fatal or not self._poller.is_alive():
@@ -276,18 +294,18 @@ class KafkaWriter(WriterBase):
         if not self._close_once():
             return
         # Writes that saw the bus open finish their produce() (which never waits) first.
-        while self._in_flight:
-            time.sleep(0.0002)
+        self._gate.close()
         self._stop.set()
         self._poller.join()
+        producer = self._gate.producer
         failed_before = self._failed
-        remaining = self._producer.flush(self._cfg.flush_timeout)
+        remaining = producer.flush(self._cfg.flush_timeout)
         if remaining:
             # The broker did not take them in time: give up on them now, so that
             # close() does not wait, and let their reports count them.
-            self._producer.purge()
-            self._producer.flush(0)
-        self._producer.close()
+            producer.purge()
+            producer.flush(0)
+        producer.close()
         undelivered = self._failed - failed_before
         _log.logger().info("writer on %s disconnected (%d undelivered)", self._topic, undelivered)
         if undelivered:
@@ -312,13 +330,13 @@ class KafkaWriter(WriterBase):
                     deadline = now + self._cfg.write_timeout
                 elif now >= deadline:
                     raise DeliveryError(
-                        f"the local queue for {self._topic} stayed full ({len(self._producer)} messages "
+                        f"the local queue for {self._topic} stayed full ({len(self._gate.producer)} messages "
                         f"waiting) for {self._cfg.write_timeout:g} s",
                         code="_QUEUE_FULL",
                     ) from None
                 # Short: a NonBlocking writer gets no report for a delivery, so poll() sleeps
                 # its whole timeout while the broker frees room (5 ms cost a fifth of the rate).
-                self._producer.poll(0.001)
+                self._gate.producer.poll(0.001)
             except KafkaException as exc:
                 err = exc.args[0]
                 raise DeliveryError(
@@ -326,24 +344,25 @@ class KafkaWriter(WriterBase):
                 ) from None
 
     def _produce_locked(self, payload: bytes, ack: Callable[[Any, Any], None] | None, headers: Headers = None) -> None:
-        """One produce() in flight (see _in_flight): BufferError when the queue is full, KafkaException when refused.
+        """One produce() through the gate: BufferError when the queue is full, KafkaException when refused.
 
-        disconnect() waits for it after setting _closed, so the producer is never closed under it.
+        disconnect() waits for it after closing the gate, so the producer is never closed under it.
         """
-        in_flight = self._in_flight
-        in_flight.append(None)
+        gate = self._gate
+        producer = gate.enter()
+        if producer is None:
+            raise BusClosedError("the bus is disconnected")
+        accepted = False
         try:
-            if self._closed:
-                raise BusClosedError("the bus is disconnected")
             if headers is not None:
-                self._producer.produce(self._topic, payload, headers=headers, on_delivery=ack)
+                producer.produce(self._topic, payload, headers=headers, on_delivery=ack)
             elif ack is None:
-                self._producer.produce(self._topic, payload)
+                producer.produce(self._topic, payload)
             else:
-                self._producer.produce(self._topic, payload, on_delivery=ack)
-            self._note_accepted()
+                producer.produce(self._topic, payload, on_delivery=ack)
+            accepted = True
         finally:
-            in_flight.pop()
+            gate.leave(producer, accepted)
 
     def _produce_once(self, payload: bytes, ack: Callable[[Any, Any], None] | None) -> bool:
         """_produce_locked; False if the careful path (_produce) must handle it: a full queue, a refusal."""
@@ -353,9 +372,16 @@ class KafkaWriter(WriterBase):
             return False
         return True
 
-    def _count(self, failed: int = 0) -> None:
+    def _count(self, failed: int = 0, delivered: int = 0, code: str | None = None) -> None:
+        """Blocking reports: count the failures; ``_failing`` follows the latest outcome."""
         with self._failed_lock:
             self._failed_acked += failed
+            if delivered and not failed:
+                self._failing = False
+            elif failed:
+                self._failing = True
+        if failed and (code in _SUSPECT_ERRORS or code is None):
+            self._cluster.suspect()
 
     def _on_failed_delivery(self, err: Any, msg: Any) -> None:
         # NonBlocking: only failures are reported (delivery.report.only.error).
@@ -363,6 +389,10 @@ class KafkaWriter(WriterBase):
             return
         with self._failed_lock:
             self._failed += 1
+            self._failing = True
+            self._accepted_at_failure = self._gate.accepted
+        if error_name(err) in _SUSPECT_ERRORS:
+            self._cluster.suspect()
         _log.logger().error(
             "NonBlocking message to %s not delivered: %s (%d failed so far)",
             self._topic,
@@ -373,10 +403,35 @@ class KafkaWriter(WriterBase):
     def _serve_reports(self) -> None:
         while not self._stop.is_set():
             try:
-                self._producer.poll(_POLL_INTERVAL)
+                producer = self._gate.producer
+                producer.poll(_POLL_INTERVAL)
+                if not self._blocking:
+                    self._served(producer)
+                replaced_by = self._cluster.replaced(producer)
+                if replaced_by is not None:
+                    self._replace_producer(replaced_by)
             except Exception:
                 # A raising callback must not end delivery reporting.
                 _log.logger().exception("error while serving delivery reports on %s", self._topic)
+
+    def _served(self, producer: Any) -> None:
+        """NonBlocking: successes are not reported, so deliveries work again once messages
+        accepted after the last failure all left the queue (their reports served) and none failed."""
+        with self._failed_lock:
+            if self._failing and self._gate.accepted > self._accepted_at_failure and not len(producer):
+                self._failing = False
+
+    def _replace_producer(self, cluster_id: str) -> None:
+        """The cluster at our address is another one now (on the report thread): see replace_producer."""
+
+        def announce(why: str) -> None:
+            self._replaced = why
+            self._errors.forget_fatal()
+            _log.logger().warning("writer on %s: %s", self._topic, why)
+
+        replace_producer(
+            self._gate, self._cluster, cluster_id, lambda: create_client(Producer, self._settings), announce
+        )
 
     def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None:
         """Write ``payload`` with Kafka ``headers`` and wait for its acknowledgement, whatever the blocking mode.

@@ -1,10 +1,13 @@
-"""``msgbus kafka start|stop|status``: a detached local Kafka.
+"""``msgbus kafka start|stop|restart|status``: a detached local Kafka.
 
 ``start`` launches a :class:`LocalKafka` whose JVMs outlive this process and
 records their pids, ports and data directory in a state file
 (``$XDG_STATE_HOME/msgbus/localkafka-state.json``, else
 ``~/.cache/msgbus/localkafka-state.json``; ``$MSGBUS_STATE_DIR`` overrides the
-directory).  ``stop`` kills them and deletes the data.
+directory).  ``stop`` stops them and keeps the data (the state says
+``stopped``), so that the next ``start`` (or ``restart``) brings back the same
+cluster, with its topics and messages, on the same ports; ``stop --delete``
+also deletes the data, so the next ``start`` makes a new, empty cluster.
 
 The grammar is :func:`add_commands`, part of the ``msgbus`` command's argparse
 tree; :func:`main` parses ``msgbus kafka``'s arguments on their own.
@@ -27,16 +30,33 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from msgbus._cli_args import Parser, int_in
-from msgbus.testing._processes import port_open
+from msgbus.testing._processes import _Node, launch, port_open, wait_ports
 from msgbus.testing.localkafka import (
+    DEFAULT_JVM_FLAGS,
     HOST,
     MARKER_PROPERTY,
     KafkaStartupError,
     KafkaToolingError,
     LocalKafka,
+    _require_java,
+    default_kafka_version,
+    ensure_jars,
 )
 
-__all__ = ["add_commands", "kafka_start", "kafka_status", "kafka_stop", "main", "run", "state_file"]
+__all__ = [
+    "add_commands",
+    "kafka_restart",
+    "kafka_start",
+    "kafka_status",
+    "kafka_stop",
+    "main",
+    "run",
+    "state_file",
+]
+
+# A resumed cluster's JVMs: as LocalKafka's defaults.
+_HEAP_MB = 512
+_STARTUP_TIMEOUT = 120.0
 
 _HINT = "msgbus kafka: point msgbus and the examples at it with:\n  export MSGBUS_BOOTSTRAP={}\n"
 
@@ -120,19 +140,88 @@ def kafka_status() -> dict[str, Any] | None:
     return status
 
 
-def kafka_stop(timeout: float = 10.0) -> bool:
-    """Stop the recorded cluster and delete its data; False if nothing was recorded."""
+def kafka_stop(timeout: float = 10.0, delete: bool = False) -> bool:
+    """Stop the recorded cluster, keeping its data for the next start unless ``delete``; False if none was recorded."""
     state = _read_state()
     if state is None:
         return False
-    _stop_recorded(state, timeout)
-    state_file().unlink(missing_ok=True)
+    _stop_recorded(state, timeout, delete=delete or not _resumable(state))
+    if delete or not _resumable(state):
+        state_file().unlink(missing_ok=True)
+    else:
+        state["stopped"] = True
+        _write_state(state)
     return True
 
 
-def _stop_recorded(state: dict[str, Any], timeout: float) -> None:
+def kafka_restart(timeout: float = 10.0) -> dict[str, Any]:
+    """Stop the recorded cluster (if it runs) and start it again on its data and ports."""
+    state = _read_state()
+    if not state or not _resumable(state):
+        raise KafkaStartupError("no local Kafka with its data is recorded: run `msgbus kafka start`")
+    kafka_stop(timeout)
+    return kafka_start()
+
+
+def _resumable(state: dict[str, Any]) -> bool:
+    """The state names a data directory of ours that is still there, and every node's ports."""
     data_dir = str(state.get("data_dir", ""))
-    pids = _alive_pids(state)
+    nodes = state.get("nodes")
+    return (
+        bool(data_dir)
+        and Path(data_dir).name.startswith("msgbus-kafka-")
+        and Path(data_dir).is_dir()
+        and isinstance(nodes, list)
+        and bool(nodes)
+        and all(isinstance(n, dict) and isinstance(n.get("port"), int) for n in nodes)
+        and all(isinstance(n.get("controller_port"), int) and isinstance(n.get("id"), int) for n in nodes)
+    )
+
+
+def _resume(state: dict[str, Any]) -> dict[str, Any]:
+    """Launch the recorded cluster's nodes again on their data and ports (after ``stop`` kept them)."""
+    java = _require_java()
+    version = str(state.get("kafka_version") or default_kafka_version())
+    classpath = str(ensure_jars(version) / "*")
+    data_dir = Path(str(state["data_dir"]))
+    nodes = [_Node(n["id"], n["port"], n["controller_port"], data_dir / f"node-{n['id']}") for n in state["nodes"]]
+    for node in nodes:
+        _check_port_free(node.port)
+    t0 = time.monotonic()
+    try:
+        for node in nodes:
+            launch(
+                node,
+                java,
+                classpath,
+                data_dir / "log4j2.properties",
+                data_dir,
+                heap_mb=_HEAP_MB,
+                jvm_flags=DEFAULT_JVM_FLAGS,
+                die_with_parent=False,
+            )
+        wait_ports(nodes, t0 + _STARTUP_TIMEOUT, _STARTUP_TIMEOUT)
+    except BaseException:
+        _terminate([node.proc.pid for node in nodes if node.proc is not None], str(data_dir), 10.0)
+        raise
+    for record, node in zip(state["nodes"], nodes, strict=True):
+        record["pid"] = node.proc.pid if node.proc is not None else None
+    state.pop("stopped", None)
+    state["startup_seconds"] = time.monotonic() - t0
+    state["started_at"] = time.time()
+    _write_state(state)
+    return state
+
+
+def _stop_recorded(state: dict[str, Any], timeout: float, delete: bool = True) -> None:
+    data_dir = str(state.get("data_dir", ""))
+    _terminate(_alive_pids(state), data_dir, timeout)
+    if delete and data_dir and Path(data_dir).name.startswith("msgbus-kafka-"):
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _terminate(pids: list[int], data_dir: str, timeout: float) -> None:
+    """SIGTERM (a controlled shutdown: the data stays consistent), SIGKILL after ``timeout``."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -149,30 +238,55 @@ def _stop_recorded(state: dict[str, Any], timeout: float) -> None:
         time.sleep(0.05)
     for pid in pids:
         _reap(pid)
-    if data_dir and Path(data_dir).name.startswith("msgbus-kafka-"):
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def kafka_start(nodes: int = 1, port: int | None = None) -> dict[str, Any]:
-    """Start a detached cluster (or return the one already running).
+def _differs(state: dict[str, Any], nodes: int | None, port: int | None, kafka_version: str | None) -> str | None:
+    """How the recorded cluster differs from the one asked for (None: it does not)."""
+    recorded = state.get("nodes") or []
+    first = recorded[0].get("port") if recorded and isinstance(recorded[0], dict) else None
+    if port is not None and first != port:
+        return f"not on port {port}"
+    if nodes is not None and len(recorded) != nodes:
+        return f"of {len(recorded)} node(s), not {nodes}"
+    if kafka_version is not None and state.get("kafka_version") != kafka_version:
+        return f"of Kafka {state.get('kafka_version')}, not {kafka_version}"
+    return None
 
-    ``port``: node 1's client port (default: a free one).
+
+def kafka_start(nodes: int | None = None, port: int | None = None, kafka_version: str | None = None) -> dict[str, Any]:
+    """Start a detached cluster: the one already running, the stopped one whose data ``stop`` kept, or a new one.
+
+    ``nodes`` (default 1), ``port`` (node 1's client port; default a free one) and
+    ``kafka_version`` (default: $MSGBUS_KAFKA_VERSION, else LocalKafka's) are for a
+    new cluster; a recorded one must match those given.
     """
     status = kafka_status()
     if status is not None:
+        differs = _differs(status, nodes, port, kafka_version)
         if status["running"]:
-            first = status["nodes"][0].get("port") if status["nodes"] else None
-            if port is not None and first != port:
+            if differs:
                 raise KafkaStartupError(
                     f"a local Kafka is already running at {status['bootstrap_servers']}, "
-                    f"not on port {port}; run `msgbus kafka stop` first"
+                    f"{differs}; run `msgbus kafka stop --delete` first"
                 )
             status["already_running"] = True
             return dict(status)
-        kafka_stop()  # stale or half-dead: clean it up first
+        if status.get("stopped") and _resumable(status):
+            if differs:
+                raise KafkaStartupError(
+                    f"the stopped local Kafka at {status.get('bootstrap_servers')} is {differs}; "
+                    "run `msgbus kafka stop --delete` to drop it and its data first"
+                )
+            _terminate(status["alive_pids"], str(status.get("data_dir", "")), 10.0)  # a half-started one
+            state = _resume({k: v for k, v in status.items() if k not in ("alive_pids", "running")})
+            state["running"] = True
+            state["already_running"] = False
+            state["resumed"] = True
+            return state
+        kafka_stop(delete=True)  # stale or half-dead: clean it up first
     if port is not None:
         _check_port_free(port)
-    kafka = LocalKafka(nodes, die_with_parent=False, port=port)
+    kafka = LocalKafka(nodes or 1, die_with_parent=False, port=port, kafka_version=kafka_version)
     kafka.start()
     state = kafka.detach()
     state["started_at"] = time.time()
@@ -209,8 +323,15 @@ def add_commands(kafka: argparse.ArgumentParser) -> None:
         "stderr: the line that points msgbus at it (export MSGBUS_BOOTSTRAP=...).",
         epilog='Example: eval "$(msgbus kafka start --print-env)"; msgbus write --topic T hello',
     )
-    start.add_argument("-n", "--nodes", type=int_in(1), default=1, help="cluster size (default 1)")
+    start.add_argument("-n", "--nodes", type=int_in(1), default=None, help="cluster size (default 1)")
     start.add_argument("--port", type=int_in(1, 65535), default=None, help="node 1's client port (default: a free one)")
+    start.add_argument(
+        "--kafka-version",
+        default=None,
+        metavar="X.Y.Z",
+        help="the Apache Kafka release to run, from Maven Central (default: $MSGBUS_KAFKA_VERSION, "
+        f"else {default_kafka_version()}); the versions tested are in docs/brokers.md",
+    )
     start.add_argument("--print-env", action="store_true", help=env_help)
     status = commands.add_parser(
         "status",
@@ -219,21 +340,44 @@ def add_commands(kafka: argparse.ArgumentParser) -> None:
         "stdout 'local Kafka: running at HOST:PORT', stderr the export line as for start.",
     )
     status.add_argument("--print-env", action="store_true", help=env_help)
-    commands.add_parser("stop", help="stop it and delete its data", description="Stop it and delete its data.")
+    stop = commands.add_parser(
+        "stop",
+        help="stop it, keeping its data for the next start (--delete: delete the data too)",
+        description="Stop it. Its data (topics, messages, committed offsets, its cluster id) is kept: the next "
+        "`msgbus kafka start` or `restart` brings back the same cluster on the same ports. With --delete the data "
+        "goes too, and the next start makes a new, empty cluster.",
+    )
+    stop.add_argument("--delete", action="store_true", help="delete its data as well")
+    commands.add_parser(
+        "restart",
+        help="stop it and start it again, keeping its data and ports",
+        description="Stop the local Kafka (if it runs) and start it again on the same data and ports: "
+        "the same cluster, with its topics and messages.",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run a parsed ``msgbus kafka`` command."""
     try:
-        if args.kafka_command == "start":
-            state = kafka_start(args.nodes, args.port)
+        if args.kafka_command in ("start", "restart"):
+            if args.kafka_command == "start":
+                state = kafka_start(args.nodes, args.port, args.kafka_version)
+            else:
+                state = kafka_restart()
             if state.get("already_running"):
                 err.write(f"msgbus kafka: a local Kafka is already running at {state['bootstrap_servers']}\n")
-            _tell(state["bootstrap_servers"], state["bootstrap_servers"], args.print_env, out, err)
+            elif state.get("resumed"):
+                err.write("msgbus kafka: started the stopped local Kafka again, with its data\n")
+            _tell(state["bootstrap_servers"], state["bootstrap_servers"], getattr(args, "print_env", False), out, err)
             return 0
         if args.kafka_command == "status":
             return _status(args.print_env, out, err)
-        out.write("local Kafka stopped\n" if kafka_stop() else "local Kafka: not running\n")
+        if kafka_stop(delete=args.delete):
+            out.write(
+                "local Kafka stopped, its data deleted\n" if args.delete else "local Kafka stopped, its data kept\n"
+            )
+        else:
+            out.write("local Kafka: not running\n")
         return 0
     except (KafkaToolingError, KafkaStartupError) as exc:
         err.write(f"msgbus kafka: error: {exc}\n")
@@ -258,6 +402,11 @@ def _status(print_env: bool, out: TextIO, err: TextIO) -> int:
         return 0
     if status is None:
         line = "local Kafka: not running\n"
+    elif status.get("stopped"):
+        line = (
+            f"local Kafka: stopped, its data kept (`msgbus kafka start` brings it back at "
+            f"{status.get('bootstrap_servers')}; `msgbus kafka stop --delete` drops it)\n"
+        )
     else:
         line = (
             f"local Kafka: not running (stale state for {status.get('bootstrap_servers')}; "
@@ -286,6 +435,6 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
 def _parse_nodes(args: Sequence[str]) -> int:
     """``start``'s --nodes; ValueError for bad arguments (the old parser's interface)."""
     try:
-        return int(_standalone_parser().parse_args(["start", *args]).nodes)
+        return int(_standalone_parser().parse_args(["start", *args]).nodes or 1)
     except SystemExit:
         raise ValueError(f"bad arguments for start: {' '.join(args)!r}") from None

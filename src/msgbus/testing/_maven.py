@@ -24,6 +24,8 @@ from pathlib import Path
 logger = logging.getLogger("msgbus.testing")
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
+#: Names the Kafka version a LocalKafka runs when none is given (``make compat`` runs the suites on several).
+VERSION_ENV = "MSGBUS_KAFKA_VERSION"
 _MIN_JAVA = 17
 _INSTALL_HINT = "install a Java 17+ runtime and Maven, e.g. `apt-get install openjdk-17-jre-headless maven`"
 
@@ -67,6 +69,11 @@ def _require_mvn() -> str:
     if mvn is None:
         raise KafkaToolingError(f"`mvn` (Maven) was not found on PATH: {_INSTALL_HINT}")
     return mvn
+
+
+def default_kafka_version() -> str:
+    """``$MSGBUS_KAFKA_VERSION`` if set, else DEFAULT_KAFKA_VERSION."""
+    return os.environ.get(VERSION_ENV, "").strip() or DEFAULT_KAFKA_VERSION
 
 
 def default_cache_dir(kafka_version: str = DEFAULT_KAFKA_VERSION) -> Path:

@@ -43,6 +43,7 @@ from ._maven import _java_checked as _java_checked
 from ._maven import _package_text as _package_text
 from ._maven import _require_java as _require_java
 from ._maven import default_cache_dir as default_cache_dir
+from ._maven import default_kafka_version as default_kafka_version
 from ._maven import ensure_jars as ensure_jars
 from ._maven import resolve_with_maven as resolve_with_maven
 from ._processes import MARKER_PROPERTY as MARKER_PROPERTY
@@ -98,6 +99,7 @@ class LocalKafka(Managed):
         die_with_parent: bool = True,
         security: bool = False,
         port: int | None = None,
+        auto_create_topics: bool = True,
     ) -> None:
         if nodes < 1:
             raise ValueError("nodes must be >= 1")
@@ -109,10 +111,13 @@ class LocalKafka(Managed):
         self.fixed_port = port
         self.nodes = nodes
         self.heap_mb = heap_mb
-        self.kafka_version = kafka_version or DEFAULT_KAFKA_VERSION
+        # None: $MSGBUS_KAFKA_VERSION, else DEFAULT_KAFKA_VERSION (so one suite runs on any version).
+        self.kafka_version = kafka_version or default_kafka_version()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(self.kafka_version)
         self.startup_timeout = startup_timeout
-        self.extra_broker_props = dict(extra_broker_props or {})
+        # False: a topic must be created before use (auto.create.topics.enable=false), as many sites run Kafka.
+        self.auto_create_topics = auto_create_topics
+        self.extra_broker_props = {"auto.create.topics.enable": auto_create_topics, **(extra_broker_props or {})}
         self.jvm_flags = tuple(DEFAULT_JVM_FLAGS if jvm_flags is None else jvm_flags)
         # atexit/finalize do not run when Python itself is SIGKILLed or dies of
         # an unhandled SIGTERM (e.g. `timeout`): on Linux the kernel then kills

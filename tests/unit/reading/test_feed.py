@@ -12,8 +12,10 @@ import pytest
 from confluent_kafka import KafkaError, Message
 from reading_support import WAIT, Collector, Gate, InThread, gather_done, items, kafka_batch, run_of, wait_until
 
+import msgbus
 from msgbus import _log
 from msgbus._kafka._codec import MessageCodec
+from msgbus._kafka._membership import Membership
 from msgbus._kafka._reader import KafkaReader
 from msgbus._reading.inbox import Inbox
 
@@ -268,6 +270,7 @@ def consumer_thread(inbox: Inbox, partitions: list[int]) -> Any:
         _inbox=inbox,
         _partitions=partitions,
         _loop_errors=_log.Throttle(),
+        _membership=Membership(msgbus.MsgBusConfig(topic="t", direction=msgbus.BusReader), "g"),
     )
 
 
@@ -310,3 +313,15 @@ def test_a_batch_of_error_events_only_queues_nothing(caplog: pytest.LogCaptureFi
         KafkaReader._take_in(stub, [Message(error=KafkaError(KafkaError._ALL_BROKERS_DOWN))])
     assert inbox.reads.available() == 0
     assert stub._next_offsets == {}
+
+
+def test_a_persistent_consumer_error_is_logged_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 18: the same error came back with every fetch (every 100 ms) and every time it was logged.
+    inbox = Inbox(10, name="t")
+    stub = consumer_thread(inbox, partitions=[0])
+    error = Message(error=KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART), value=b"Subscribed topic not available: t")
+    with caplog.at_level(logging.WARNING, logger="msgbus"):
+        for _ in range(50):
+            KafkaReader._take_in(stub, [error])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reader on t:")]
+    assert len(lines) == 1, lines
