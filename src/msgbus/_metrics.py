@@ -6,6 +6,7 @@ turns these into metric families; an application may log or export them as it li
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import threading
 
@@ -96,15 +97,15 @@ class Durations:
         self._max = 0.0
 
     def observe(self, seconds: float) -> None:
+        # The first bucket whose bound is >= seconds (none past the last: counted in count only).
+        index = bisect.bisect_left(BUCKETS, seconds)
         with self._lock:
             self._count += 1
             self._total += seconds
             if seconds > self._max:
                 self._max = seconds
-            for index, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    self._counts[index] += 1
-                    break
+            if index < len(BUCKETS):
+                self._counts[index] += 1
 
     def snapshot(self) -> Timing:
         with self._lock:
