@@ -134,6 +134,8 @@ def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
         g.systems["go"] = lambda d, t=t, n=n, rate=rate: go("latency", t, n=max(50, n // d), rate=rate)  # type: ignore[misc]
         groups.append(g)
 
+    groups += observe_groups(bootstrap, sizes, topic, source)
+
     g = Group("memory", f"Peak RSS, {sizes.memory:,} messages", "MB")
     g.systems["msgbus_reader"] = lambda d: worker(
         "memory", "msgbus_reader", bootstrap=bootstrap, topic=source, n=sizes.memory // d
@@ -143,6 +145,31 @@ def build_groups(kafka: LocalKafka, sizes: Sizes, smoke: bool) -> list[Group]:
         "memory", "msgbus_writer", bootstrap=bootstrap, topic=t, n=sizes.memory // d, size=100
     )
     groups.append(g)
+    return groups
+
+
+def observe_groups(bootstrap: str, sizes: Sizes, topic: Callable[[str], str], source: str) -> list[Group]:
+    """What timings and tracing cost (issue 19): off and on, interleaved, reading ``source``.
+
+    message_read neither times nor traces (read_both must match read_off); a callback does both.
+    """
+    groups: list[Group] = []
+    fast = sizes.read_fast
+    g = Group("observe_read", "Read, 100 B, timings and tracing off and on", "msg/s")
+    for system in ("cb_off", "cb_timings", "cb_tracing", "read_off", "read_both"):
+        g.systems[system] = lambda d, s=system: worker(  # type: ignore[misc]
+            "observe_read", s, bootstrap=bootstrap, topic=source, n=fast // d
+        )
+    groups.append(g)
+    g = Group("observe_write", "Write, 100 B, timings and tracing off and on", "msg/s")
+    for system in ("nb_off", "nb_tracing", "blk_off", "blk_timings", "blk_tracing"):
+        t = topic(f"b-obs-{system}")
+        n = sizes.nb if system.startswith("nb") else sizes.blocking
+        g.systems[system] = lambda d, s=system, t=t, n=n: worker(  # type: ignore[misc]
+            "observe_write", s, bootstrap=bootstrap, topic=t, n=max(10, n // d)
+        )
+    groups.append(g)
+
     return groups
 
 
@@ -224,7 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     kafka.start()
     try:
         log(f"broker up at {kafka.bootstrap_servers}")
-        groups = build_groups(kafka, sizes, opts.smoke)
+        only = set(opts.only.split(",")) if opts.only else set()
+        if only and all(name.startswith("observe") for name in only):
+            # Just the cost of timings and tracing: a smaller topic to read, and nothing else built.
+            def observe_topic(name: str) -> str:
+                kafka.create_topic(name, partitions=1)
+                return name
+
+            source = observe_topic("b-obs-src")
+            prefill(kafka.bootstrap_servers, source, sizes.read_fast + 10, 100)
+            groups = observe_groups(kafka.bootstrap_servers, sizes, observe_topic, source)
+        else:
+            groups = build_groups(kafka, sizes, opts.smoke)
         if opts.only:
             wanted = set(opts.only.split(","))
             groups = [g for g in groups if g.name in wanted]

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable
 
 from ..common import Args, Result
-from . import aio, scaling, sync
+from . import aio, observe, scaling, sync
 
-KINDS: dict[str, Callable[[str, Args], Result]] = sync.KINDS | aio.KINDS | scaling.KINDS
+KINDS: dict[str, Callable[[str, Args], Result]] = sync.KINDS | aio.KINDS | scaling.KINDS | observe.KINDS
 
 
 def _die_with_parent() -> None:

@@ -50,14 +50,18 @@ from ._errors import (
     MsgBusError,
 )
 from ._failure import DeadLetter, Drop, HandlerError, Retry, Stop
+from ._health import Health, HealthStatus
 from ._log import set_logger
+from ._metrics import PartitionLag, ReaderMetrics, Timing, WriterMetrics
 from ._record import Record
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
     # For type checkers: the submodules are attributes (through __getattr__ at run time).
     from . import aio as aio
+    from . import prometheus as prometheus
     from . import testing as testing
+    from .prometheus import OpsServer
 
 __all__ = [
     "Blocking",
@@ -81,25 +85,44 @@ __all__ = [
     "Drop",
     "FlushError",
     "HandlerError",
+    "Health",
+    "HealthStatus",
     "InvalidMessageError",
     "MsgBusConfig",
     "MsgBusError",
     "MsgBusIO",
     "MsgBusTech",
     "NonBlocking",
+    "PartitionLag",
+    "ReaderMetrics",
     "Record",
     "Retry",
     "StatusClosed",
     "StatusOpen",
     "Stop",
     "SubscriptionToken",
+    "Timing",
+    "WriterMetrics",
     "__version__",
     "connect",
+    "serve_ops",
     "set_logger",
 ]
 
 # Submodules reached as attributes: imported on first access (PEP 562), not by `import msgbus`.
-_LAZY_SUBMODULES = frozenset({"aio", "testing"})
+_LAZY_SUBMODULES = frozenset({"aio", "prometheus", "testing"})
+
+
+def serve_ops(port: int, host: str = "0.0.0.0") -> "OpsServer":
+    """Serve ``/metrics`` (Prometheus), ``/livez`` and ``/readyz`` (Kubernetes probes) for every open bus.
+
+    Needs the ``prometheus`` extra (``pip install 'hms-msgbus[prometheus]'``); see
+    ``msgbus.prometheus.serve_ops``. ``close()`` on the returned server stops it.
+    """
+    # Imported here: `import msgbus` never needs prometheus-client.
+    from .prometheus import serve_ops as serve
+
+    return serve(port, host)
 
 
 def __getattr__(name: str) -> _types.ModuleType:

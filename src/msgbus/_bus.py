@@ -7,14 +7,20 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from . import _log
+from . import _live, _log
 from ._config import BlockingMode, BusStatus, CBFunc, MsgBusConfig
 from ._errors import BusClosedError, ConfigError, DeliveryError, DirectionError
+from ._figures import GroupState, ReaderFigures, WriterFigures
+from ._headers import HeadersArg
+from ._health import Health, HealthStatus, Limits
 from ._managed import Managed
+from ._metrics import Durations, ReaderMetrics, WriterMetrics
 from ._reading import loops
 from ._reading.failures import DeadLetterWriter
 from ._reading.inbox import Inbox
+from ._reading.observer import Observer
 from ._record import Record
+from ._tracing import Tracing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +69,12 @@ class MsgBusIO(Managed, abc.ABC):
         """Close the connection. A writer flushes first. A second call does nothing."""
 
     @abc.abstractmethod
-    def message_write(self, msg: str) -> None:
-        """Write one message (writers only)."""
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        """Write one message (writers only), with Kafka ``headers`` if given.
+
+        ``headers``: a mapping or (name, value) pairs, values str (sent as UTF-8) or bytes;
+        readers see them in ``read_record().headers``. Go readers ignore headers.
+        """
 
     def message_write_many(self, msgs: Iterable[str]) -> int:
         """Write several messages (writers only); returns how many were written.
@@ -141,13 +151,26 @@ class MsgBusIO(Managed, abc.ABC):
         return BusStats()
 
     def healthy(self) -> bool:
-        """True only while the bus is open and its broker is reachable (for ``/health`` endpoints).
+        """True while ``health()`` says ok, idle or rebalancing (for ``/health`` endpoints).
 
         The Kafka backend asks the broker for the topic's metadata (at most
         about once a second; the answer is cached), so it may take up to a
         couple of seconds when the broker is down.
         """
-        return self.status() is BusStatus.OPEN
+        return self.health().healthy
+
+    def health(self) -> Health:
+        """The health verdict: ok, idle, rebalancing, stuck, unreachable or closed, why, and the figures.
+
+        A ``MsgBusIO`` of the application's own knows only open or closed.
+        """
+        if self.status() is BusStatus.CLOSED:
+            return Health(HealthStatus.CLOSED, "the bus is closed")
+        return Health(HealthStatus.OK, "the bus is open")
+
+    def metrics(self) -> ReaderMetrics | WriterMetrics:
+        """This bus's figures (``ReaderMetrics`` or ``WriterMetrics``); cheap, no network I/O."""
+        raise NotImplementedError(f"{type(self).__name__} has no metrics()")
 
     def __iter__(self) -> Iterator[str]:
         """Messages as they arrive (readers only); the loop ends when the bus is disconnected.
@@ -189,6 +212,24 @@ class _BusBase(MsgBusIO):
         self._blocking = cfg.blocking is BlockingMode.BLOCKING
         self._closed = False
         self._close_lock = threading.Lock()
+        self._limits = Limits(cfg.stuck_after, cfg.max_hold)
+        #: The handler's (reader) or the acknowledgements' (writer) durations; None unless cfg.timings.
+        self._durations = Durations() if cfg.timings else None
+        #: The spans of this bus; None unless cfg.tracing.
+        self._tracing = Tracing(cfg.topic, cfg.group_id) if cfg.tracing else None
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def traced(self) -> bool:
+        """True when ``MsgBusConfig.tracing`` is on."""
+        return self._cfg.tracing
+
+    def _reachable(self) -> bool | None:
+        """Whether a broker answers (None: not known); backends override this."""
+        return None
 
     @property
     def blocking(self) -> bool:
@@ -202,7 +243,8 @@ class _BusBase(MsgBusIO):
             if self._closed:
                 return False
             self._closed = True
-            return True
+        _live.discard(self)
+        return True
 
 
 class WriterBase(_BusBase):
@@ -210,6 +252,26 @@ class WriterBase(_BusBase):
 
     A backend's writer calls ``super().__init__(cfg)`` first and ``_close_once()`` when it closes.
     """
+
+    def __init__(self, cfg: MsgBusConfig) -> None:
+        super().__init__(cfg)
+        self._figures = WriterFigures(cfg.topic, self._limits, self._durations)
+
+    def health(self) -> Health:
+        stats = self.stats()
+        is_open = self.status() is BusStatus.OPEN
+        reachable = self._reachable() if is_open else None
+        return self._figures.health(
+            stats.queued, stats.delivered, stats.failed, is_open, reachable, self._failing_now()
+        )
+
+    def _failing_now(self) -> bool:
+        """Whether the latest delivery report was a failure (False: not known); backends override this."""
+        return False
+
+    def metrics(self) -> WriterMetrics:
+        stats = self.stats()
+        return self._figures.metrics(stats.written, stats.delivered, stats.failed, stats.queued)
 
     def write_nowait(self, msg: str) -> bool:
         """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
@@ -272,14 +334,31 @@ class ReaderBase(_BusBase):
 
     def __init__(self, cfg: MsgBusConfig) -> None:
         super().__init__(cfg)
-        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic)
+        durations, tracing = self._durations, self._tracing
+        #: Around each handing of a message to the application's code; None (nothing done) unless timed or traced.
+        observer = Observer(durations, tracing) if durations is not None or tracing is not None else None
+        self._inbox = Inbox(cfg.read_queue_size, name=cfg.topic, observer=observer)
         self._reads = self._inbox.reads
         self._inbox.failures.configure(cfg, self._dead_letter_writer)
+        self._figures = ReaderFigures(cfg.topic, cfg.group_id, self._limits, durations)
 
     @property
     def inbox(self) -> Inbox:
         """The queue this reader's messages wait in (msgbus.aio reads it without a worker thread)."""
         return self._inbox
+
+    def _group_state(self) -> GroupState:
+        """Where this reader's partitions stand, as its backend knows it (no network I/O); backends override this."""
+        return GroupState()
+
+    def health(self) -> Health:
+        progress = self._inbox.progress()
+        is_open = self.status() is BusStatus.OPEN
+        reachable = self._reachable() if is_open else None
+        return self._figures.health(progress, self._group_state(), is_open, reachable)
+
+    def metrics(self) -> ReaderMetrics:
+        return self._figures.metrics(self._inbox.progress(), self._group_state(), self._inbox.failures.counts())
 
     def _dead_letter_writer(self, cfg: MsgBusConfig) -> DeadLetterWriter:
         """Open the writer of this reader's dead letters (``cfg`` is for it); backends override this."""
@@ -317,9 +396,13 @@ class ReaderBase(_BusBase):
         self._inbox.unregister()
 
     def read_record(self, timeout: float | None = None) -> Record | None:
-        return self._reads.read_record(timeout if self._blocking else 0.0)
+        record = self._reads.read_record(timeout if self._blocking else 0.0)
+        observer = self._inbox.observer
+        if observer is not None and record is not None:
+            observer.received(record)
+        return record
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
         if self._closed:
             raise BusClosedError("the bus is disconnected")
         raise DirectionError("message_write is for writers; this bus is a reader")

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from . import _cli_io, _cli_replay, _config
+from . import _cli_io, _cli_ops, _cli_replay, _config
 from ._cli_args import Parser, UsageError, where_fields, where_options
 from ._cli_connect import quiet_logs as _quiet_logs
 from ._errors import ConfigError, MsgBusError
@@ -92,6 +92,24 @@ VERBS: tuple[BusVerb | Verb, ...] = (
         _cli_io.READ_DESCRIPTION,
         _cli_io.READ_EPILOG,
         stdout_may_close=True,
+    ),
+    BusVerb(
+        "lag",
+        "a group's committed offsets, ends and lag",
+        _cli_ops.add_lag_arguments,
+        _cli_ops.run_lag,
+        _cli_ops.ops_fields,
+        "Print a consumer group's committed offset, end offset and lag for each partition of --topic.",
+        _cli_ops.LAG_EPILOG,
+    ),
+    BusVerb(
+        "health",
+        "judge a group from outside: ok, idle or stuck",
+        _cli_ops.add_health_arguments,
+        _cli_ops.run_health,
+        _cli_ops.ops_fields,
+        "Judge a consumer group on --topic from its commits and the partitions' ends over a window.",
+        _cli_ops.HEALTH_EPILOG,
     ),
     Verb(
         "replay",

@@ -44,6 +44,14 @@ def add_write_arguments(write: argparse.ArgumentParser) -> None:
     write.add_argument("--nonblocking", action="store_true", help="queue the writes; disconnect flushes them")
     write.add_argument("--count", type=int_in(0), default=None, metavar="N", help="write N generated messages")
     write.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        type=_header_arg,
+        metavar="NAME=VALUE",
+        help="a Kafka header on every message written (repeatable; not with --count)",
+    )
+    write.add_argument(
         "--size",
         type=int_in(0),
         default=None,
@@ -52,10 +60,19 @@ def add_write_arguments(write: argparse.ArgumentParser) -> None:
     )
 
 
+def _header_arg(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def write_fields(args: argparse.Namespace) -> dict[str, Any]:
     if args.count is not None:
         if args.messages:
             raise UsageError("give either MESSAGE arguments or --count, not both")
+        if args.header:
+            raise UsageError("--header is for MESSAGE arguments or stdin lines, not --count")
     elif args.size is not None:
         raise UsageError("--size needs --count")
     return {
@@ -170,12 +187,13 @@ def run_write(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
             bus.disconnect()  # the flush is part of the load
             progress.finish(done, done * size)
             return 0
+        headers = args.header or None
         if args.messages:
             for message in args.messages:
-                bus.message_write(message)
+                bus.message_write(message, headers=headers)
             return 0
         progress = _Progress(None, sys.stderr)
-        if cfg.blocking is _config.Blocking:
+        if cfg.blocking is _config.Blocking and headers is None:
             # Pipelined: every line queued at once, each acknowledgement awaited at the end.
             outcome = WriteOutcome()
             try:
@@ -189,7 +207,7 @@ def run_write(args: argparse.Namespace, cfg: _config.MsgBusConfig) -> int:
         done = nbytes = 0
         try:
             for message, size in _stdin_messages():
-                bus.message_write(message)
+                bus.message_write(message, headers=headers)
                 done += 1
                 nbytes += size
                 progress.update(done, nbytes)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ._errors import ConfigError
 from ._failure import Drop, Policy, check_policy
+from ._tracing import check_available as check_tracing_available
 
 
 class MsgBusTech(IntEnum):
@@ -102,6 +103,17 @@ class MsgBusConfig:
     read_queue_size: int = 1000
     #: What a reader does when its handler raises: Retry(...), Drop(), DeadLetter(topic) or Stop() (msgbus._failure).
     on_handler_error: Policy = dataclasses.field(default_factory=Drop)
+    #: ``health()``: a reader whose messages wait with none finished, or a writer whose writes are
+    #: queued (or failing) with none delivered, for this many seconds is stuck.
+    stuck_after: float = 60.0
+    #: ``health()``: a reader whose application holds one message longer than this (seconds) is stuck.
+    max_hold: float = 300.0
+    #: ``metrics()``: time each handler (or callback) call and each Blocking write's acknowledgement
+    #: (a clock read or two per message; off by default).
+    timings: bool = False
+    #: OpenTelemetry spans for writes and handler calls, and W3C trace context in the written messages'
+    #: headers (needs the ``otel`` extra; off by default, and then nothing changes on the wire).
+    tracing: bool = False
     # Kafka's own fields, checked by msgbus._kafka._config (other backends ignore them).
     #: Several brokers, "host1:port1,host2:port2"; when set, ``host`` and ``port`` are not used.
     bootstrap_servers: str = ""
@@ -146,8 +158,12 @@ class MsgBusConfig:
         if not self.topic:
             raise ConfigError("topic must not be empty")
         str_field("group_id", self.group_id)
-        for name in ("connect_timeout", "write_timeout", "flush_timeout"):
+        for name in ("connect_timeout", "write_timeout", "flush_timeout", "stuck_after", "max_hold"):
             _seconds_field(name, getattr(self, name))
+        for name in ("timings", "tracing"):
+            _bool_field(name, getattr(self, name))
+        if self.tracing:
+            check_tracing_available()
         check_policy(self.on_handler_error, self.topic)
         if _backend_checks is None:  # pragma: no cover - msgbus/__init__ imports the registry
             raise AssertionError("no backend checks: import msgbus (its registry, msgbus._backends) first")
@@ -203,6 +219,11 @@ def _seconds_field(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} is {value!r}; it must be a positive, finite number of seconds")
+
+
+def _bool_field(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, not {value!r}")
 
 
 def str_field(name: str, value: object) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _backends
+from . import _backends, _live
 from ._bus import MsgBusIO
 from ._config import MsgBusConfig
 from ._errors import ConfigError
@@ -19,4 +19,8 @@ def connect(cfg: MsgBusConfig) -> MsgBusIO:
     # Work on a copy: the caller's object stays as given, and later changes to it
     # cannot reach a running bus.
     cfg = cfg._normalized()
-    return _backends.opener(cfg.bus_tech)(cfg)
+    bus = _backends.opener(cfg.bus_tech)(cfg)
+    # For the Prometheus collector and the probes (msgbus.prometheus); disconnect() takes it out.
+    if isinstance(bus, MsgBusIO):
+        _live.add(bus)
+    return bus

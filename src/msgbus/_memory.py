@@ -22,6 +22,7 @@ from . import _log
 from ._bus import BusStats, ReaderBase, WriterBase
 from ._config import BusDir, BusStatus, MsgBusConfig
 from ._errors import DeliveryError, InvalidMessageError
+from ._headers import HeadersArg, header_list
 from ._reading.item import Item
 
 #: librdkafka's default ``message.max.bytes``: larger writes fail as they would on Kafka.
@@ -128,7 +129,18 @@ class MemoryWriter(WriterBase):
             self._cluster.topic(cfg.topic)
         _log.logger().info("in-process writer connected to %s, topic %s", address(cfg), cfg.topic)
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        if headers is not None or self._tracing is not None:
+            wire = None if headers is None else header_list(headers)
+            _check_message(msg)
+            payload = msg.encode("utf-8", "surrogateescape")
+            if self._tracing is not None:
+                # As the Kafka writer does: a send span, its trace context in the headers.
+                with self._tracing.send(wire) as traced:
+                    self._write_with_headers(payload, traced)
+            else:
+                self._write_with_headers(payload, wire or [])
+            return
         size = _check_message(msg)
         self._check_open()
         if size > MAX_MESSAGE_BYTES:

@@ -35,6 +35,9 @@ from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
 from ._config import BusStatus, MsgBusConfig
 from ._connect import connect as _connect
 from ._errors import BusClosedError, DeliveryError
+from ._headers import HeadersArg
+from ._health import Health
+from ._metrics import ReaderMetrics, WriterMetrics
 from ._reading import aio_loops as _aio_loops
 from ._reading.inbox import Inbox
 from ._record import Record
@@ -155,8 +158,10 @@ class AsyncMsgBus:
         self.sync = bus
         self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
         self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
-        self._writer = bus if isinstance(bus, WriterBase) and not bus.blocking else None
-        self._acked_writer = bus if isinstance(bus, WriterBase) and bus.blocking else None
+        # A traced write (tracing on) goes through message_write, which makes its span.
+        plain = isinstance(bus, WriterBase) and not bus.traced
+        self._writer = bus if isinstance(bus, WriterBase) and plain and not bus.blocking else None
+        self._acked_writer = bus if isinstance(bus, WriterBase) and plain and bus.blocking else None
         # async for and run(handler) over the inbox (they remember the message a loop holds).
         self._loops = _aio_loops.Loops(self._inbox) if self._inbox is not None else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and
@@ -164,8 +169,12 @@ class AsyncMsgBus:
         self._pending: asyncio.Future[Record | None] | None = None
         self._pending_lock: asyncio.Lock | None = None
 
-    async def message_write(self, msg: str) -> None:
-        """Write one message (writers only); same guarantees as ``MsgBusIO.message_write``."""
+    async def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
+        """Write one message (writers only), with Kafka ``headers`` if given; same guarantees as
+        ``MsgBusIO.message_write``."""
+        if headers is not None:
+            await asyncio.to_thread(self.sync.message_write, msg, headers)
+            return
         # NonBlocking: queued in the task when there is room; a full local queue
         # (or anything unusual) goes to a worker thread, where waiting is harmless.
         if self._writer is not None and self._writer.write_nowait(msg):
@@ -183,6 +192,14 @@ class AsyncMsgBus:
                 await acked
                 return
         await asyncio.to_thread(self.sync.message_write, msg)
+
+    async def health(self) -> Health:
+        """``MsgBusIO.health()``, in a worker thread (it may ask the broker, for up to a couple of seconds)."""
+        return await asyncio.to_thread(self.sync.health)
+
+    def metrics(self) -> ReaderMetrics | WriterMetrics:
+        """``MsgBusIO.metrics()`` (no I/O: called in the task)."""
+        return self.sync.metrics()
 
     async def message_write_many(self, msgs: Iterable[str]) -> int:
         """Write several messages (writers only); returns how many were written."""
@@ -244,9 +261,12 @@ class AsyncMsgBus:
             return await self._read_in_thread(timeout)
         reads = self._inbox.reads
         record = reads.read_record(0)
-        if record is not None or not self._blocking or (timeout is not None and timeout <= 0):
-            return record
-        return await _aio_loops.wait_for(self._inbox, lambda: reads.read_record(0), timeout)
+        if record is None and self._blocking and (timeout is None or timeout > 0):
+            record = await _aio_loops.wait_for(self._inbox, lambda: reads.read_record(0), timeout)
+        observer = self._inbox.observer
+        if observer is not None and record is not None:
+            observer.received(record)
+        return record
 
     async def _read_in_thread(self, timeout: float | None) -> Record | None:
         # A user's own MsgBusIO: its reads may block, so they run in a worker. The worker

@@ -366,3 +366,24 @@ def test_go_and_msgbus_readers_share_a_group(gopeer: Path, kafka: LocalKafka, bu
     assert ours and theirs, f"both members should get messages (msgbus {len(ours)}, Go {len(theirs)})"
     assert len(ours) + len(theirs) == total, "a message was delivered twice"
     assert sorted(ours + theirs) == sorted(sent), "a message was lost"
+
+
+# -- tracing on: the trace context rides in headers, the payload is unchanged ----------------------
+
+
+@pytest.mark.parametrize("payload", ["ascii", "utf8"])
+def test_traced_msgbus_to_go_keeps_the_payload(
+    payload: str, gopeer: Path, kafka: LocalKafka, buses: BusFactory, topic: str
+) -> None:
+    from otel_memory import exporter
+
+    spans = exporter()
+    text = PAYLOADS[payload]
+    writer = buses.writer(topic, tracing=True)
+    for msg in (text, SENTINEL):
+        writer.message_write(msg)
+    assert len(spans.get_finished_spans()) == 2  # the writes were traced: their headers carry a context
+    group = f"go-{uuid.uuid4().hex[:8]}"
+    start_at_beginning(kafka, topic, group)
+    assert go_read(gopeer, kafka, topic, group, 2) == [text.encode("utf-8"), SENTINEL.encode()]
+    assert raw_read_all(kafka, topic, 2) == [text.encode("utf-8"), SENTINEL.encode()]

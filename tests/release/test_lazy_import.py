@@ -44,3 +44,20 @@ def test_an_unknown_attribute_still_raises_attribute_error() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "module 'msgbus' has no attribute 'no_such_name'" in proc.stdout
+
+
+def test_import_msgbus_needs_no_optional_extra() -> None:
+    # prometheus-client and opentelemetry come only with msgbus.prometheus and tracing=True.
+    proc = _run(
+        """
+        import sys
+        import msgbus
+
+        assert not [m for m in sys.modules if m.startswith(("prometheus_client", "opentelemetry"))], sorted(sys.modules)
+        assert "msgbus.prometheus" not in sys.modules
+        msgbus.serve_ops(0, host="127.0.0.1").close()
+        assert "prometheus_client" in sys.modules
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

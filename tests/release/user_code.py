@@ -146,6 +146,27 @@ def brokers() -> list[str]:
     return []
 
 
+def operating(memory: MemoryBus, topic: str) -> str:
+    """health() and metrics(), as a service's own /health handler or log line would use them."""
+    reader = memory.reader(topic)
+    writer = memory.writer(topic)
+    writer.message_write("hello", headers={"source": "user code"})
+    verdict: msgbus.Health = reader.health()
+    statuses: tuple[msgbus.HealthStatus, ...] = (msgbus.HealthStatus.OK, msgbus.HealthStatus.IDLE)
+    assert verdict.status in statuses and verdict.live
+    read_figures = reader.metrics()
+    write_figures = writer.metrics()
+    assert isinstance(read_figures, msgbus.ReaderMetrics) and isinstance(write_figures, msgbus.WriterMetrics)
+    lags: tuple[msgbus.PartitionLag, ...] = read_figures.partitions
+    handler: msgbus.Timing = read_figures.handler
+    return f"{len(lags)} {handler.count} {write_figures.written}"
+
+
+def ops_endpoint(port: int) -> object:
+    """Not called here (it needs the prometheus extra): /metrics, /livez and /readyz on ``port``."""
+    return msgbus.serve_ops(port)
+
+
 def main() -> int:
     msgbus.set_logger(logging.getLogger("app.msgbus"))
     try:
@@ -158,6 +179,7 @@ def main() -> int:
         assert in_process(memory, "sync") == ["one", "two", "three"]
         assert asyncio.run(in_process_async(memory, "async")) == "async"
         assert handler_failures(memory, "failing") == 2
+        assert operating(memory, "operating") == "0 0 1"
     raw: dict[str, Any] = librdkafka_settings(msgbus.MsgBusConfig(topic="t", direction=msgbus.BusWriter))
     assert raw["acks"] == "all"
     msgbus.set_logger(None)

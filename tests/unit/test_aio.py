@@ -255,7 +255,7 @@ class QueueBus(MsgBusIO):
     def disconnect(self) -> None:
         self.closed = True
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: object = None) -> None:
         self.queue.put(msg)
 
     def message_read(self, timeout: float | None = None) -> str | None:

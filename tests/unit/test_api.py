@@ -112,7 +112,7 @@ class _StubWriter(WriterBase):
         self.disconnects += 1
         self._closed = True
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: object = None) -> None:
         pass
 
     def status(self) -> msgbus.BusStatus:

@@ -102,12 +102,23 @@ def test_field_names_follow_the_spec() -> None:
         "ssl_key_password",
         "kafka_settings",
         "on_handler_error",
+        "stuck_after",
+        "max_hold",
+        "timings",
+        "tracing",
     }
 
 
 # -- invalid configurations ------------------------------------------------------
 
 INVALID: list[tuple[str, Any]] = [
+    # health thresholds and switches
+    ("stuck_after", 0),
+    ("stuck_after", float("inf")),
+    ("max_hold", -1.0),
+    ("max_hold", "60"),
+    ("timings", 1),
+    ("tracing", "yes"),
     # port
     ("port", "9092"),
     ("port", 9092.0),

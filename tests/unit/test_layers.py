@@ -26,9 +26,27 @@ SRC = Path(msgbus.__file__).parent
 # "__init__" is the package itself, "x.*" the submodules of package x.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Plain data, errors and logging every other layer shares.
+    # _progress, _health, _metrics, _figures, _headers, _tracing, _live: what health(), metrics(), headers and
+    # spans share.
     (
         "foundation",
-        ("_errors", "_version", "_record", "_log", "_managed", "_failure", "_config", "_progress", "_cancel"),
+        (
+            "_errors",
+            "_version",
+            "_record",
+            "_log",
+            "_managed",
+            "_failure",
+            "_progress",
+            "_health",
+            "_metrics",
+            "_figures",
+            "_headers",
+            "_tracing",
+            "_live",
+            "_config",
+            "_cancel",
+        ),
     ),
     # What every backend builds on: the reader's core (the _reading package: the inbox, its parts and
     # the loops; see its modules' docstrings), the MsgBusIO interface and its base classes (_bus).
@@ -38,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # The seam: the registry of backends, and connect(), which looks the backend up there.
     ("seam", ("_backends", "_connect")),
     # What applications and tests use.
-    ("faces", ("__init__", "__main__", "aio", "_cli", "_cli_*", "testing", "testing.*")),
+    ("faces", ("__init__", "__main__", "aio", "prometheus", "_cli", "_cli_*", "testing", "testing.*")),
 ]
 
 # Cycles tolerated for now (none): an entry must still exist, or the test says to drop it.

@@ -7,14 +7,12 @@ import threading
 import time
 import uuid
 from collections.abc import Collection
-from operator import itemgetter
 from typing import Any
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Message,
     TopicPartition,
 )
 
@@ -22,12 +20,14 @@ from .. import _cancel, _log
 from .._bus import BusStats, ReaderBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError
-from .._reading.item import Item, items_of
+from .._figures import GroupState
+from ._codec import MessageCodec, message_error
 from ._errors import ErrorWatch, create_client, describe
 from ._health import HealthProbe
 from ._membership import Membership
 from ._probe import WAIT_SLICE, Attempts, probe
 from ._settings import admin_settings, bootstrap_servers, consumer_settings, incremental
+from ._standing import Standing
 from ._start import StartPositions
 from ._topic import TopicState, check_topic, missing_text, topic_error
 from ._writer import KafkaWriter
@@ -41,55 +41,6 @@ _FULL_WAIT = 1.0
 _LAG_INTERVAL = 0.25
 # How long disconnect() waits for the consumer to commit and leave its group.
 _CLOSE_TIMEOUT = 30.0
-
-
-# Unbound methods: map() calls them without a Python frame per message.
-# (Typed Any: the stubs allow None where a message read without error never has one.)
-_error: Any = Message.error
-_value: Any = Message.value
-_partition: Any = Message.partition
-_offset: Any = Message.offset
-_timestamp: Any = Message.timestamp
-_headers: Any = Message.headers
-_stamp = itemgetter(1)
-_succ = (1).__add__
-_utf8: Any = bytes.decode
-
-
-def decode(value: bytes | None, where: str) -> str:
-    """A message's text. Invalid UTF-8 is kept byte for byte (surrogateescape) and logged."""
-    if value is None:
-        return ""
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        _log.logger().warning("message at %s is not valid UTF-8; undecodable bytes kept as surrogates", where)
-        return value.decode("utf-8", "surrogateescape")
-
-
-class _MessageCodec:
-    """confluent-kafka Messages as the inbox's Items or texts; runs on the reading side, a batch at a time."""
-
-    def __init__(self, topic: str) -> None:
-        self._topic = topic
-
-    def texts(self, raw: list[Any]) -> list[str]:
-        try:
-            # The usual batch: every value valid UTF-8 (None raises TypeError).
-            return list(map(_utf8, map(_value, raw)))
-        except (TypeError, UnicodeDecodeError):
-            return [decode(msg.value(), f"{self._topic}[{msg.partition()}]@{msg.offset()}") for msg in raw]
-
-    def items(self, raw: list[Any]) -> list[Item]:
-        # confluent-kafka: a list of (name, value) per message, value None for a null header;
-        # None when the message has none. Kept as they are (see Record.headers).
-        found = list(map(_headers, raw))
-        headers = [tuple(pairs) if pairs else () for pairs in found] if any(found) else None
-        stamps = map(_stamp, map(_timestamp, raw))
-        return items_of(self.texts(raw), map(_partition, raw), map(_offset, raw), stamps, headers)
-
-    def ends(self, raw: list[Any]) -> dict[int, int]:
-        return dict(zip(map(_partition, raw), map(_succ, map(_offset, raw)), strict=True))
 
 
 class KafkaReader(ReaderBase):
@@ -117,11 +68,13 @@ class KafkaReader(ReaderBase):
         self._errors = ErrorWatch(f"reader on {cfg.topic}")
         self._loop_errors = _log.Throttle()
         self._membership = Membership(cfg, group_id)
-        self._codec = _MessageCodec(cfg.topic)
-        self._consumer = create_client(Consumer, consumer_settings(cfg, group_id, self._commits, self._errors))
+        self._codec = MessageCodec(cfg.topic)
+        #: Lag, commits and rebalances, for metrics() and health().
+        self._standing = Standing(cfg.topic)
+        self._consumer = create_client(
+            Consumer, consumer_settings(cfg, group_id, self._commits, self._errors, self._standing.on_commit)
+        )
         self._thread = threading.Thread(target=self._run, name=f"msgbus-reader-{cfg.topic}", daemon=True)
-        # stats(): messages on the broker past what this reader fetched, measured on the consumer thread.
-        self._backlog = 0
         self._admin: Any = None
         self._health = HealthProbe(cfg, self._admin_client)
         try:
@@ -189,7 +142,7 @@ class KafkaReader(ReaderBase):
         return BusStats(
             read=progress.taken,
             queued=progress.queued,
-            lag=self._backlog + progress.queued,
+            lag=self._standing.backlog + progress.queued,
             **self._inbox.failures.counts(),
         )
 
@@ -197,8 +150,11 @@ class KafkaReader(ReaderBase):
         # The dead-letter hook (issue 13): same backend, same settings, another topic.
         return KafkaWriter(cfg)
 
-    def healthy(self) -> bool:
-        return self._health.check(self.status() is BusStatus.OPEN)
+    def _group_state(self) -> GroupState:
+        return self._standing.state()
+
+    def _reachable(self) -> bool:
+        return self._health.check(True)
 
     def _admin_client(self) -> Any:
         # The consumer must not be called from this thread while its own is in consume().
@@ -299,7 +255,7 @@ class KafkaReader(ReaderBase):
                             if more:
                                 self._take_in(more)
                 if time.monotonic() >= lag_at:
-                    self._measure_backlog(consumer)
+                    self._standing.measure(consumer, self._partitions, self._paused)
                     lag_at = time.monotonic() + _LAG_INTERVAL
             except Exception as exc:
                 if self._stop.is_set():
@@ -323,8 +279,8 @@ class KafkaReader(ReaderBase):
 
     def _take_in(self, messages: list[Any]) -> None:
         # No per-message Python here: the batch goes to the Inbox as it is and is
-        # decoded on the reading side (_MessageCodec), where it is read.
-        if any(map(_error, messages)):
+        # decoded on the reading side (MessageCodec), where it is read.
+        if any(map(message_error, messages)):
             for msg in messages:
                 err = msg.error()
                 if err is None:
@@ -352,16 +308,6 @@ class KafkaReader(ReaderBase):
         self._next_offsets.update(ends)
         self._inbox.feed.put(messages, self._codec, ends)
 
-    def _measure_backlog(self, consumer: Any) -> None:
-        """Messages past this reader's fetch position, from the watermarks of the last fetch (no I/O)."""
-        backlog = 0
-        positions = consumer.position([TopicPartition(self._topic, p) for p in self._partitions])
-        for tp in positions:
-            _, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high >= 0 and tp.offset >= 0:
-                backlog += max(0, high - tp.offset)
-        self._backlog = backlog
-
     def _store_done(self) -> None:
         done = self._inbox.feed.take_done()
         if not done or not self._commits:
@@ -378,6 +324,7 @@ class KafkaReader(ReaderBase):
             return
         try:
             self._consumer.store_offsets(offsets=offsets)
+            self._standing.stored(offsets)
         except KafkaException as exc:
             # A partition that was taken away meanwhile: its new owner reads from the last commit.
             _log.logger().debug("storing offsets on %s: %s", self._topic, describe(exc.args[0]))
@@ -408,6 +355,7 @@ class KafkaReader(ReaderBase):
         self._starts_at.commit_fresh_starts(consumer)
         gained = {tp.partition for tp in positioned}
         self._partitions = sorted(gained.union(self._partitions) if self._incremental else gained)
+        self._standing.assigned(self._partitions, positioned)
         for tp in positioned:
             if tp.offset >= 0:
                 self._assigned_at[tp.partition] = tp.offset
@@ -460,6 +408,7 @@ class KafkaReader(ReaderBase):
         """Take ``partitions`` out of ``_partitions``; their numbers (the librdkafka fallback unassigns them)."""
         gone = sorted({tp.partition for tp in partitions})
         self._partitions = [p for p in self._partitions if p not in gone]
+        self._standing.unassigned(self._partitions, gone)
         return gone
 
     def _forget(self, partitions: Collection[int]) -> None:

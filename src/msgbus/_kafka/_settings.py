@@ -123,8 +123,17 @@ def admin_settings(cfg: MsgBusConfig, error_cb: ErrorCallback) -> Settings:
     return settings
 
 
-def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb: ErrorCallback) -> Settings:
+def consumer_settings(
+    cfg: MsgBusConfig,
+    group_id: str,
+    commits: bool,
+    error_cb: ErrorCallback,
+    on_commit: Callable[[Any, list[Any]], None] | None = None,
+) -> Settings:
     settings = _common(cfg, error_cb)
+    if on_commit is not None:
+        # The results of the background commits, for metrics() (time since the last commit, per partition).
+        settings["on_commit"] = on_commit
     settings.update(
         {
             "group.id": group_id,
@@ -157,4 +166,12 @@ def consumer_settings(cfg: MsgBusConfig, group_id: str, commits: bool, error_cb:
     settings.update(GROUP_PROTOCOLS[cfg.group_protocol])
     if settings["group.protocol"] == "classic":
         settings["session.timeout.ms"] = _SESSION_TIMEOUT_MS
+    return _finish(settings, cfg)
+
+
+def group_lag_settings(cfg: MsgBusConfig, group_id: str, error_cb: ErrorCallback) -> Settings:
+    """For ``msgbus lag`` and ``msgbus health``: a consumer that only asks for a group's commits and
+    the partitions' ends; it never joins the group, reads or commits."""
+    settings = _common(cfg, error_cb)
+    settings.update({"group.id": group_id, "enable.auto.commit": False, "enable.auto.offset.store": False})
     return _finish(settings, cfg)

@@ -13,6 +13,7 @@ from .. import _log
 from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError, DeliveryError, FlushError
+from .._headers import HeadersArg, header_list
 from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
 from ._cluster import ClusterWatch, replace_producer
 from ._errors import ErrorWatch, create_client, describe, error_name
@@ -75,6 +76,8 @@ class KafkaWriter(WriterBase):
         self._poller = threading.Thread(target=self._serve_reports, name=f"msgbus-writer-{cfg.topic}", daemon=True)
         self._poller.start()
         self._health = HealthProbe(cfg, lambda: self._gate.producer)
+        # The fast path of message_write: a NonBlocking write with nothing to add to the message.
+        self._fast = not self._blocking and not cfg.tracing
         _log.logger().info(
             "%s writer connected to %s, topic %s",
             "Blocking" if self._blocking else "NonBlocking",
@@ -84,21 +87,33 @@ class KafkaWriter(WriterBase):
 
     # -- the interface -------------------------------------------------------
 
-    def message_write(self, msg: str) -> None:
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None:
         # Fast path, the usual NonBlocking write: one produce call, which encodes
         # the str as UTF-8 itself. Anything unusual (a full queue, a refusal, lone
         # surrogates, a closed bus) raises before queueing: the careful path below
         # handles it.
-        if not self._blocking and type(msg) is str and self._produce_str(msg):
+        if self._fast and headers is None and type(msg) is str and self._produce_str(msg):
             return
         payload = encode(msg)
         self._check_open()
-        if not self._blocking:
-            self._produce(payload, None)
+        wire = None if headers is None else header_list(headers)
+        if self._tracing is not None:
+            with self._tracing.send(wire) as traced:
+                self._write_payload(payload, [*traced])
             return
+        self._write_payload(payload, None if wire is None else [*wire])
+
+    def _write_payload(self, payload: bytes, headers: Headers) -> None:
+        if not self._blocking:
+            self._produce(payload, None, headers)
+            return
+        durations = self._durations
+        started = time.monotonic() if durations is not None else 0.0
         ack = Acknowledgement()
-        self._produce(payload, ack)
+        self._produce(payload, ack, headers)
         self._await(ack)
+        if durations is not None:
+            durations.observe(time.monotonic() - started)
 
     def _produce_str(self, msg: str) -> bool:
         """One produce() of a str, as librdkafka encodes it; False (nothing queued) on anything unusual."""
@@ -263,9 +278,12 @@ class KafkaWriter(WriterBase):
         queued = 0 if self._closed else len(self._gate.producer)
         return BusStats(written=written, delivered=max(0, written - failed - queued), failed=failed, queued=queued)
 
-    def healthy(self) -> bool:
-        """False while the bus is closed, the broker does not answer, or deliveries fail."""
-        return self._health.check(self.status() is BusStatus.OPEN and not self._failing)
+    def _reachable(self) -> bool:
+        return self._health.check(True)
+
+    def _failing_now(self) -> bool:
+        with self._failed_lock:
+            return self._failing
 
     def status(self) -> BusStatus:
         if self._closed or self._errors.fatal or not self._poller.is_alive():

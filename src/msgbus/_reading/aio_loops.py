@@ -4,7 +4,9 @@ Every take is a synchronous take that does not wait, inside the task: a cancel
 can only come between takes, so it never drops a message. Only waiting needs
 the feeding thread: it calls a waiter (``Inbox.add_waiter``), which wakes the
 task with ``call_soon_threadsafe``. The loops drive the same ``Steps`` as the
-synchronous ones, awaiting the handler and the back-offs.
+synchronous ones, awaiting the handler and the back-offs. With an ``Observer``
+(timings or tracing on), each handler call and each ``async for`` body is
+observed, as in the synchronous loops (a body's span is not made current: see ``observer``).
 """
 
 from __future__ import annotations
@@ -111,22 +113,27 @@ class Loops:
     async def _plain_messages(self) -> AsyncGenerator[str, None]:
         # As the synchronous loop: always waits (NonBlocking too), and a message
         # is finished (committed) once the loop asks for the next one.
-        leases = self._inbox.leases
+        leases, observer = self._inbox.leases, self._inbox.observer
         while True:
             try:
                 item = await take(self._inbox)
             except BusClosedError:
                 return
+            opened = observer.begin(item, current=False) if observer is not None else None
             try:
                 yield item.text
             except GeneratorExit:
                 leases.release(item)
                 raise
+            finally:
+                if observer is not None and opened is not None:
+                    observer.end(opened)
             leases.finish(item)
 
     async def _policy_messages(self) -> AsyncGenerator[str, None]:
         # Leaving the loop while holding a message is a failed attempt of it (see loops._policy_loop).
         inbox = self._inbox
+        observer = inbox.observer
         token = object()
         self._forsake_held()
         while True:
@@ -141,6 +148,7 @@ class Loops:
             if step.do is Do.DONE:
                 continue
             self._held = (token, steps)
+            opened = observer.begin(item, current=False) if observer is not None else None
             try:
                 yield item.text
             except GeneratorExit:
@@ -150,6 +158,9 @@ class Loops:
                     self._held = None
                     steps.left()
                 raise
+            finally:
+                if observer is not None and opened is not None:
+                    observer.end(opened)
             self._held = None
             steps.succeeded()
 
@@ -162,6 +173,7 @@ class Loops:
     async def run(self, handler: AsyncHandler) -> None:
         """``await bus.run(handler)`` (see ``AsyncMsgBus.run``)."""
         inbox = self._inbox
+        observer = inbox.observer
         while True:
             try:
                 item = await take(inbox)
@@ -171,7 +183,10 @@ class Loops:
             step = await _carry_out(inbox, steps, steps.first())
             while step.do is Do.CALL:
                 try:
-                    await handler(item.text)
+                    if observer is None:
+                        await handler(item.text)
+                    else:
+                        await observer.acall(handler, item)
                 except Exception as exc:
                     step = steps.failed(exc)
                 except BaseException:

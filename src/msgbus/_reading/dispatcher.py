@@ -7,7 +7,9 @@ it meanwhile, and ``forget`` leaves it. Once the call ended the message is
 taken finished (handled, dropped or dead-lettered) or left at the front (the
 policy stopped the reader, or it was unregistered or closed during a back-off)
 in the same lock round that puts the next message in hand: one lock round per
-message, and nothing the callback did not get ever leaves the queue.
+message, and nothing the callback did not get ever leaves the queue. With an
+``Observer`` (timings or tracing on), each call is observed, and the thread
+takes the message as an Item (its place and headers) rather than its text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .._config import CBFunc
 from .._errors import BusClosedError, CallbackError
 from .failures import Failures, Next
 from .item import Batch, Item
+from .observer import Observer
 from .store import Store, notify_waiters
 from .waiters import wake
 
@@ -28,9 +31,10 @@ _CALLBACK_JOIN_TIMEOUT = 5.0
 
 
 class Dispatcher:
-    def __init__(self, store: Store, failures: Failures) -> None:
+    def __init__(self, store: Store, failures: Failures, observer: Observer | None = None) -> None:
         self._store = store
         self._failures = failures
+        self._observer = observer
         #: The callback thread, once started.
         self.thread: threading.Thread | None = None
         # Serializes register (the thread is started once) with join.
@@ -38,7 +42,7 @@ class Dispatcher:
         # The callback thread's lock calls, bound once (see Reads.__init__).
         self._acquire = store.lock.acquire
         self._release = store.lock.release
-        self._policy = False
+        self._items = False
 
     def register(self, callback: CBFunc) -> None:
         if not callable(callback):
@@ -87,7 +91,7 @@ class Dispatcher:
         """End the call on the message in hand (``finished``: take it), then wait for the next one.
 
         The callback and the message to call it with (an Item under a failure
-        policy, else the text); None once closed. One lock round in the usual
+        policy or an observer, else the text); None once closed. One lock round in the usual
         case: the call ended well and the next message is in the same batch.
         """
         store = self._store
@@ -124,7 +128,7 @@ class Dispatcher:
             return self._wait_next()
 
     def _message(self, batch: Batch, index: int) -> Item | str:
-        if self._policy:
+        if self._items:
             return batch.items()[index]
         return (batch.texts or batch.load_texts())[index]
 
@@ -152,19 +156,29 @@ class Dispatcher:
             return batch.items()[batch.start]
 
     def _run(self) -> None:
-        # The policy is configured before the first register (ReaderBase.__init__): fixed from here on.
-        self._policy = self._failures.active
-        if not self._policy:
+        # The policy and the observer are set before the first register (ReaderBase.__init__):
+        # fixed from here on. Either needs each message's Item, not only its text.
+        self._items = self._failures.active or self._observer is not None
+        if not self._items:
             self._run_plain()
             return
         finished = False
         while (got := self._next(finished)) is not None:
             callback, item = got
             assert isinstance(item, Item)
-            finished = self._call(callback, item)
+            if self._failures.active:
+                finished = self._call(callback, item)
+                continue
+            # Observed (timings or tracing on), under the default policy.
+            try:
+                self._invoke(callback, item)
+            except BaseException:
+                # BaseException too: a SystemExit would otherwise end this thread silently.
+                self._dropped()
+            finished = True
 
     def _run_plain(self) -> None:
-        """Without a failure policy (Drop): a callback that raises is logged, and its message finished."""
+        """Neither a failure policy nor an observer: a callback that raises is logged, its message finished."""
         next_message = self._next
         got = next_message(False)
         while got is not None:
@@ -172,22 +186,36 @@ class Dispatcher:
             try:
                 callback(text)  # type: ignore[arg-type]
             except BaseException:
-                # BaseException too: a SystemExit would otherwise end this thread silently.
-                item = self._in_hand()
-                _log.logger().exception(
-                    "the callback raised on %s (partition %d, offset %d); going on",
-                    self._store.name,
-                    item.partition,
-                    item.offset,
-                )
-                self._failures.count_dropped()
+                self._dropped()
             got = next_message(True)
+
+    def _dropped(self) -> None:
+        """The callback raised on the message in hand, under the default policy: logged and counted, going on."""
+        item = self._in_hand()
+        _log.logger().exception(
+            "the callback raised on %s (partition %d, offset %d); going on",
+            self._store.name,
+            item.partition,
+            item.offset,
+        )
+        self._failures.count_dropped()
+
+    def _invoke(self, callback: CBFunc, item: Item) -> None:
+        """``callback(item.text)``, observed when an observer is set."""
+        observer = self._observer
+        if observer is None:
+            callback(item.text)
+        else:
+            observer.call(callback, item)
 
     def _call(self, callback: CBFunc, item: Item) -> bool:
         """The callback on ``item`` under a failure policy; True once it is finished."""
-        failures = self._failures
+        failures, observer = self._failures, self._observer
         try:
-            callback(item.text)
+            if observer is None:
+                callback(item.text)
+            else:
+                observer.call(callback, item)
         except BaseException as exc:
             return self._failed(callback, item, exc)
         failures.succeeded(item)
@@ -203,7 +231,7 @@ class Dispatcher:
                 if not self._pause(callback, delay):
                     return False
                 try:
-                    callback(item.text)
+                    self._invoke(callback, item)
                 except BaseException as again:
                     exc = again
                     continue

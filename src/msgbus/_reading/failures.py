@@ -39,6 +39,7 @@ from .._failure import (
     outcome_of,
     truncate_utf8,
 )
+from .._headers import HeadersArg
 from .item import Item
 
 # At most this many messages' attempts are remembered (the oldest go first): a message
@@ -59,9 +60,9 @@ class Next(enum.Enum):
 
 
 class DeadLetterWriter(Protocol):
-    """A writer that can write with Kafka headers, acknowledged (KafkaWriter, MemoryWriter)."""
+    """A Blocking writer (its ``message_write`` returns once acknowledged): KafkaWriter, MemoryWriter."""
 
-    def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+    def message_write(self, msg: str, headers: HeadersArg | None = None) -> None: ...
 
     def status(self) -> BusStatus: ...
 
@@ -256,14 +257,14 @@ class Failures:
         wait = wait or self.sleep
         outcome = outcome_of(self.policy)
         assert isinstance(outcome, DeadLetter)
-        # The original bytes: a text read with invalid UTF-8 holds them as surrogates.
-        payload = item.text.encode("utf-8", "surrogateescape")
+        # The original bytes go out: a text read with invalid UTF-8 holds them as surrogates,
+        # which message_write encodes back (surrogateescape).
         headers = self.headers(item)
         tries = 0
         while True:
             try:
                 writer = self._open_writer(outcome.topic)
-                writer._write_with_headers(payload, headers)
+                writer.message_write(item.text, headers=headers)
             except Exception as exc:
                 tries += 1
                 delay = backoff(self.policy, tries)

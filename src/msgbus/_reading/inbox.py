@@ -4,7 +4,8 @@
 - ``reads``: the application's reads (message_read and the like);
 - ``leases``: messages taken to be finished later (loops, aio, the failure policy, replay);
 - the ``Dispatcher``: the callback thread (register, unregister);
-- ``failures``: the failure policy's attempts and counters.
+- ``failures``: the failure policy's attempts and counters;
+- ``observer``: timings and spans around the application's code, when on (else None).
 
 The inbox itself adds the lifecycle (``close``), ``progress`` for health and
 metrics, and the asyncio waiters.
@@ -22,6 +23,7 @@ from .failures import Failures
 from .feed import Feed
 from .item import Item
 from .leases import Leases
+from .observer import Observer
 from .reads import Reads
 from .steps import Steps
 from .store import Store
@@ -29,15 +31,17 @@ from .waiters import Waiter, wake
 
 
 class Inbox:
-    def __init__(self, capacity: int, name: str) -> None:
+    def __init__(self, capacity: int, name: str, observer: Observer | None = None) -> None:
         self._store = Store(capacity, name)
         #: Whose messages these are (the topic), for log lines.
         self.name = name
+        #: What the loops and the callback thread do around the application's code (None: nothing).
+        self.observer = observer
         self.failures = Failures(name)
         self.feed = Feed(self._store)
         self.reads = Reads(self._store)
         self.leases = Leases(self._store)
-        self._dispatcher = Dispatcher(self._store, self.failures)
+        self._dispatcher = Dispatcher(self._store, self.failures, observer)
 
     @property
     def capacity(self) -> int:

@@ -4,7 +4,10 @@ A loop leases each message (``Leases.take``) and finishes it once the
 application is done with it: the ``for`` loop when it asks for the next one,
 ``run`` when the handler returned. Under a failure policy, ``Steps`` says what
 comes after each attempt; leaving a ``for`` loop while it holds a message is a
-failed attempt of it (handed back, read again next).
+failed attempt of it (handed back, read again next). With an ``Observer``
+(timings or tracing on), each handler call and each ``for`` loop body is
+observed: the body's span is current in the loop's thread until it asks for the
+next message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from .._config import CBFunc
 from .._errors import BusClosedError
 from .failures import Failures
 from .inbox import Inbox
+from .observer import Observer
 from .steps import Do, Step, Steps
 
 
@@ -25,21 +29,25 @@ def iterate(inbox: Inbox) -> Iterator[str]:
 
 def run(inbox: Inbox, handler: CBFunc) -> None:
     """``reader.run(handler)``: ``handler(msg)`` for every message, in order, until the bus is disconnected."""
+    observer = inbox.observer
     while True:
         try:
             item = inbox.leases.take(None)
         except BusClosedError:
             return
-        if item is not None and not _run_one(inbox.steps(item, "the handler"), handler, inbox.failures):
+        if item is not None and not _run_one(inbox.steps(item, "the handler"), handler, inbox.failures, observer):
             return
 
 
-def _run_one(steps: Steps, handler: CBFunc, failures: Failures) -> bool:
+def _run_one(steps: Steps, handler: CBFunc, failures: Failures, observer: Observer | None) -> bool:
     """``run``'s handling of one message; False when the bus is disconnecting (it is handed back)."""
     step = _carry_out(steps, steps.first(), failures)
     while step.do is Do.CALL:
         try:
-            handler(steps.item.text)
+            if observer is None:
+                handler(steps.item.text)
+            else:
+                observer.call(handler, steps.item)
         except Exception as exc:
             step = steps.failed(exc)
         except BaseException:
@@ -66,7 +74,7 @@ def _carry_out(steps: Steps, step: Step, failures: Failures) -> Step:
 
 
 def _policy_loop(inbox: Inbox) -> Iterator[str]:
-    failures = inbox.failures
+    failures, observer = inbox.failures, inbox.observer
     while True:
         try:
             item = inbox.leases.take(None)
@@ -80,18 +88,22 @@ def _policy_loop(inbox: Inbox) -> Iterator[str]:
             return
         if step.do is Do.DONE:
             continue  # its attempts ran out in an earlier loop: dropped or dead-lettered now
+        opened = observer.begin(item) if observer is not None else None
         try:
             yield item.text
         except GeneratorExit:
             steps.left()
             raise
+        finally:
+            if observer is not None and opened is not None:
+                observer.end(opened)
         steps.succeeded()
 
 
 def _plain_loop(inbox: Inbox) -> Iterator[str]:
     # A message counts as finished (and is committed) once the loop asks for the
     # next one: a crash in the loop's body leaves it to be read again.
-    leases = inbox.leases
+    leases, observer = inbox.leases, inbox.observer
     while True:
         try:
             item = leases.take(None)
@@ -99,10 +111,14 @@ def _plain_loop(inbox: Inbox) -> Iterator[str]:
             return
         if item is None:
             continue
+        opened = observer.begin(item) if observer is not None else None
         try:
             yield item.text
         except GeneratorExit:
             # Left (break, or the generator closed): not finished, but its partition's commits go on.
             leases.release(item)
             raise
+        finally:
+            if observer is not None and opened is not None:
+                observer.end(opened)
         leases.finish(item)

@@ -8,7 +8,7 @@ import pytest
 
 import msgbus
 from msgbus._kafka._acks import encode
-from msgbus._kafka._reader import decode
+from msgbus._kafka._codec import decode
 
 
 @pytest.mark.parametrize(

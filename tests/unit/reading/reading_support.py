@@ -27,7 +27,7 @@ def run_of(partition: int, start: int, count: int) -> list[Item]:
 
 
 def kafka_batch(*values: bytes | None, partition: int = 0, first: int = 0) -> list[Message]:
-    """confluent-kafka Messages, as a consumer's batch (what ``KafkaReader`` feeds with ``_MessageCodec``)."""
+    """confluent-kafka Messages, as a consumer's batch (what ``KafkaReader`` feeds with ``MessageCodec``)."""
     return [Message(value=v, partition=partition, offset=first + i) for i, v in enumerate(values)]
 
 

@@ -14,8 +14,9 @@ from reading_support import WAIT, Collector, Gate, InThread, gather_done, items,
 
 import msgbus
 from msgbus import _log
+from msgbus._kafka._codec import MessageCodec
 from msgbus._kafka._membership import Membership
-from msgbus._kafka._reader import KafkaReader, _MessageCodec
+from msgbus._kafka._reader import KafkaReader
 from msgbus._reading.inbox import Inbox
 
 
@@ -50,7 +51,7 @@ def test_take_done_keeps_the_latest_offset_per_partition(inbox: Inbox) -> None:
 
 def test_the_feeders_precomputed_ends_are_what_is_committed_for_a_whole_batch(inbox: Inbox) -> None:
     raw = kafka_batch(b"a", b"b", first=3)
-    inbox.feed.put(raw, _MessageCodec("t"), {0: 5})
+    inbox.feed.put(raw, MessageCodec("t"), {0: 5})
     assert inbox.reads.read_many(5, 0) == ["a", "b"]
     assert inbox.feed.take_done() == {0: 5}
 
@@ -177,7 +178,7 @@ def test_forget_with_nothing_to_drop(inbox: Inbox) -> None:
 
 
 def test_forget_keeps_what_was_read_of_a_batch_counted_and_committed(inbox: Inbox) -> None:
-    codec = _MessageCodec("t")
+    codec = MessageCodec("t")
     inbox.feed.put(kafka_batch(b"a", b"b") + kafka_batch(b"p1", partition=1) + kafka_batch(b"c", first=2), codec)
     assert inbox.reads.read(0) == "a"
     assert inbox.feed.forget([0]) == 2
@@ -265,7 +266,7 @@ def consumer_thread(inbox: Inbox, partitions: list[int]) -> Any:
     return types.SimpleNamespace(
         _topic="t",
         _next_offsets={},
-        _codec=_MessageCodec("t"),
+        _codec=MessageCodec("t"),
         _inbox=inbox,
         _partitions=partitions,
         _loop_errors=_log.Throttle(),

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from msgbus import BusClosedError, CallbackError
-from msgbus._kafka._reader import _MessageCodec
+from msgbus._kafka._codec import MessageCodec
 from msgbus._reading import dispatcher, feed, leases, offsets, reads
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item
@@ -142,7 +142,7 @@ class InboxMachine(RuleBasedStateMachine):
             self.next_offset[partition] += 1
             self.queue.append(Item(f"p{partition}o{offset}", partition, offset, 0))
             batch.append(Message(value=f"p{partition}o{offset}".encode(), partition=partition, offset=offset))
-        codec = _MessageCodec("model")
+        codec = MessageCodec("model")
         self.inbox.feed.put(batch, codec, codec.ends(batch) if ends else None)
 
     @rule()

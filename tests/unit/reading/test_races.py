@@ -24,7 +24,7 @@ from reading_support import WAIT, run_of
 
 import msgbus
 from msgbus import BusClosedError, CallbackError
-from msgbus._kafka._reader import _MessageCodec
+from msgbus._kafka._codec import MessageCodec
 from msgbus._reading.inbox import Inbox
 
 #: Gives up on a run that did not deliver everything by then (the run fails).
@@ -47,7 +47,7 @@ class _Race:
         if seed % 2:
             # The callback thread hands out Items, as under a failure policy (the callback never fails here).
             self.inbox.failures.policy = msgbus.Retry(attempts=2, backoff=0.01, max_backoff=0.01)
-        self.codec = _MessageCodec(f"race-{seed}")
+        self.codec = MessageCodec(f"race-{seed}")
         self.lock = threading.Lock()
         self.delivered: collections.Counter[str] = collections.Counter()
         self.count = 0

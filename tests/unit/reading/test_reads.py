@@ -14,7 +14,7 @@ from reading_support import WAIT, Collector, InThread, items, kafka_batch, run_o
 
 import msgbus
 from msgbus import BusClosedError, CallbackError, aio
-from msgbus._kafka._reader import _MessageCodec
+from msgbus._kafka._codec import MessageCodec
 from msgbus._memory import MemoryWriter
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item
@@ -160,7 +160,7 @@ def test_reads_while_a_callback_is_registered_are_callback_errors_and_work_again
 
 
 def test_read_many_takes_across_batches_and_splits_one(inbox: Inbox) -> None:
-    codec = _MessageCodec("t")
+    codec = MessageCodec("t")
     first = kafka_batch(b"0", b"1", b"2")
     inbox.feed.put(first, codec, codec.ends(first))
     inbox.feed.put(kafka_batch(b"x", partition=1, first=9), codec)
@@ -177,7 +177,7 @@ def test_read_many_takes_across_batches_and_splits_one(inbox: Inbox) -> None:
 
 def test_a_waiting_read_many_is_woken_by_a_put_and_returns_the_batch(inbox: Inbox) -> None:
     reader = InThread(lambda: inbox.reads.read_many(10, WAIT))
-    inbox.feed.put(kafka_batch(b"a", b"b"), _MessageCodec("t"))
+    inbox.feed.put(kafka_batch(b"a", b"b"), MessageCodec("t"))
     assert reader.join() == ["a", "b"]
 
 
@@ -195,7 +195,7 @@ def test_read_many_never_commits_past_a_message_still_leased(inbox: Inbox) -> No
 
 
 def test_every_kind_of_take_goes_on_where_the_last_one_stopped(inbox: Inbox) -> None:
-    codec = _MessageCodec("t")
+    codec = MessageCodec("t")
     first = kafka_batch(b"a", b"b", b"c", b"d", b"e", b"f")
     inbox.feed.put(first, codec, codec.ends(first))
     inbox.feed.put(kafka_batch(b"x", partition=1), codec)
@@ -228,7 +228,7 @@ def test_close_mid_batch_stops_reads_and_commits_only_what_was_read(inbox: Inbox
 @pytest.mark.parametrize("take", ["read", "read_many", "read_record", "lease", "callback", "forget"])
 def test_a_batch_leaves_the_queue_once_every_message_of_it_is_gone(inbox: Inbox, take: str) -> None:
     # Bounded memory: the batch (its raw messages, headers, decoded texts) goes with its last message.
-    inbox.feed.put(kafka_batch(b"m0", b"m1"), _MessageCodec("t"))
+    inbox.feed.put(kafka_batch(b"m0", b"m1"), MessageCodec("t"))
     if take == "read":
         assert [inbox.reads.read(0), inbox.reads.read(0)] == ["m0", "m1"]
     elif take == "read_many":
@@ -259,7 +259,7 @@ def test_invalid_utf8_is_decoded_on_the_reading_side_and_logged_with_its_place(
     inbox: Inbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="msgbus")
-    inbox.feed.put(kafka_batch(b"ok", b"\xff\xfeok", None, partition=2, first=16), _MessageCodec("hb_events"))
+    inbox.feed.put(kafka_batch(b"ok", b"\xff\xfeok", None, partition=2, first=16), MessageCodec("hb_events"))
     assert not caplog.records  # nothing decoded yet: the feeder did no per-message work
     assert inbox.reads.read_many(10, 0) == ["ok", "\udcff\udcfeok", ""]
     assert [r.getMessage() for r in caplog.records] == [
@@ -269,7 +269,7 @@ def test_invalid_utf8_is_decoded_on_the_reading_side_and_logged_with_its_place(
 
 
 def test_invalid_utf8_through_read_record_and_a_lease_keeps_partition_offset_and_timestamp(inbox: Inbox) -> None:
-    inbox.feed.put(kafka_batch(b"\xff", b"\xfe", b"b", partition=1, first=5), _MessageCodec("t"))
+    inbox.feed.put(kafka_batch(b"\xff", b"\xfe", b"b", partition=1, first=5), MessageCodec("t"))
     assert inbox.reads.read_record(0) == msgbus.Record("\udcff", 1, 5, 0)
     assert inbox.leases.take(0) == Item("\udcfe", 1, 6, 0)
     assert inbox.reads.read(0) == "b"
@@ -288,7 +288,7 @@ def headed_batch(*headers: Any) -> list[Message]:
 
 
 def test_read_record_keeps_headers_in_order_with_duplicates_and_null_values(inbox: Inbox) -> None:
-    inbox.feed.put(headed_batch(HEADERS, None, [("one", b"")]), _MessageCodec("t"))
+    inbox.feed.put(headed_batch(HEADERS, None, [("one", b"")]), MessageCodec("t"))
     records = [inbox.reads.read_record(0) for _ in range(3)]
     assert [r.headers if r else "none" for r in records] == [HEADERS, (), (("one", b""),)]
     assert [r.offset if r else -1 for r in records] == [0, 1, 2]
@@ -296,7 +296,7 @@ def test_read_record_keeps_headers_in_order_with_duplicates_and_null_values(inbo
 
 def test_headers_survive_a_batch_read_in_part_by_message_read(inbox: Inbox) -> None:
     # message_read decodes the batch's texts only; read_record then needs its Items, headers and all.
-    inbox.feed.put(headed_batch(None, (("a", b"1"),), (("b", b"2"),)), _MessageCodec("t"))
+    inbox.feed.put(headed_batch(None, (("a", b"1"),), (("b", b"2"),)), MessageCodec("t"))
     assert inbox.reads.read(0) == "m0"
     first, second = inbox.reads.read_record(0), inbox.reads.read_record(0)
     assert first is not None and second is not None
