@@ -81,6 +81,7 @@ class Feed:
         with store.lock:
             kept: list[Batch] = []
             dropped = 0
+            dropped_held: list[Item] = []
             in_hand = store.in_hand
             while (batch := store.front()) is not None:
                 store.settle(batch)
@@ -93,11 +94,13 @@ class Feed:
                 gone = [item for item in items[first:] if item.partition in revoked]
                 dropped += len(gone)
                 if batch.held:
-                    for item in gone:
-                        store.offsets.release(item)
+                    dropped_held += gone
                 if keep:
                     kept.append(Batch(keep, ITEMS, held=batch.held))
             store.batches.extend(kept)
+            # Handed back and never finished, or leased and not finished yet: the commit on revoke
+            # stays below them, and the leases' late finishes move no commit.
+            store.revoke(revoked, dropped_held)
             store.took(dropped)
             store.changed.notify_all()
         return dropped

@@ -62,16 +62,20 @@ class Leases:
         """``item`` will never be finished (an abandoned loop): later messages may be committed past it."""
         store = self._store
         with store.lock:
-            store.unlease(item)
-            store.offsets.release(item)
+            if store.unlease(item):
+                store.offsets.release(item)
 
     def hand_back(self, item: Item, stop: HandlerError | None = None) -> None:
-        """Put ``item`` back in front, still held (not finished); ``stop``: the policy stopped the reader."""
+        """Put ``item`` back in front, still held (not finished); ``stop``: the policy stopped the reader.
+
+        A lease from before its partition was revoked is not queued again: the partition's
+        new owner reads it from the commit.
+        """
         store = self._store
         with store.lock:
-            store.unlease(item)
-            store.push_front(Batch([item], ITEMS, held=True))
-            store.taken -= 1
+            if store.unlease(item):
+                store.push_front(Batch([item], ITEMS, held=True))
+                store.taken -= 1
             if stop is not None:
                 store.stopped = stop
             store.regate()

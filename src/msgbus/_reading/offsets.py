@@ -66,6 +66,14 @@ class DoneOffsets:
         """A held ``item`` will never be finished; later messages of its partition may be committed past it."""
         self._unhold(item)
 
+    def revoke(self, partition: int, unfinished: int | None) -> None:
+        """``partition`` was revoked: forget its holds; the commit stays below ``unfinished``, the lowest
+        offset taken and not finished (leases out, messages handed back), if any."""
+        self.unfinished.pop(partition, None)
+        self._upto.pop(partition, None)
+        if unfinished is not None and self.done.get(partition, -1) > unfinished:
+            self.done[partition] = unfinished
+
     def _unhold(self, item: Item) -> None:
         """``item`` is not held any more: its partition's offset may move up to the next one held."""
         partition = item.partition

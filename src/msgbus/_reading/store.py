@@ -20,7 +20,10 @@ Invariants, true whenever the lock is free:
   stopped is None``: whether a read may take from the front now.
 - ``held_since`` has a monotonic time for each message taken by a lease and not
   finished, released or handed back yet (a list per place: after a rebalance the
-  same message can be leased again while its first lease is still out).
+  same message can be leased again while its first lease is still out), with the
+  partition's ``generation`` it was taken in: a lease from before its partition
+  was revoked is stale, and finishing it moves no commit (the new owner's
+  reads decide those).
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ class Store:
         self.taken = 0
         self.finished = 0
         self.last_finished_at: float | None = None
-        self.held_since: dict[tuple[int, int], list[float]] = {}
+        self.held_since: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        #: partition -> how often it was revoked; a lease remembers the one it was taken in.
+        self.generation: dict[int, int] = {}
         self.callback: CBFunc | None = None
         self.in_hand = False
         #: Messages put in the callback's hands so far; ``progress`` samples it to time the one in hand.
@@ -145,28 +150,40 @@ class Store:
             self.room.notify()
 
     def finish(self, item: Item) -> None:
-        """A message taken by a lease is finished."""
-        self.unlease(item)
-        self.offsets.finish(item)
+        """A message taken by a lease is finished (a lease from before its partition was revoked moves no commit)."""
+        if self.unlease(item):
+            self.offsets.finish(item)
         self.finished += 1
         self.last_finished_at = time.monotonic()
 
     def lease(self, item: Item) -> None:
-        self.held_since.setdefault((item.partition, item.offset), []).append(time.monotonic())
+        entry = (time.monotonic(), self.generation.get(item.partition, 0))
+        self.held_since.setdefault((item.partition, item.offset), []).append(entry)
 
-    def unlease(self, item: Item) -> None:
-        times = self.held_since.get((item.partition, item.offset))
-        if times:
-            times.pop(0)
-            if not times:
-                del self.held_since[item.partition, item.offset]
+    def unlease(self, item: Item) -> bool:
+        """Forget ``item``'s oldest lease; False if it was taken before its partition was last revoked."""
+        leases = self.held_since.get((item.partition, item.offset))
+        if not leases:
+            return True
+        _, generation = leases.pop(0)
+        if not leases:
+            del self.held_since[item.partition, item.offset]
+        return generation == self.generation.get(item.partition, 0)
+
+    def revoke(self, partitions: set[int], dropped: list[Item]) -> None:
+        """Revoked ``partitions``: their leases out go stale, and no commit passes what is unfinished."""
+        for partition in partitions:
+            self.generation[partition] = self.generation.get(partition, 0) + 1
+            unfinished = [o for (p, o), leases in self.held_since.items() if p == partition and leases]
+            unfinished += [item.offset for item in dropped if item.partition == partition]
+            self.offsets.revoke(partition, min(unfinished) if unfinished else None)
 
     def take_waiters(self) -> list[Waiter] | None:
         return self.waiters.take()
 
     def progress(self) -> Progress:
         self.settle_front()
-        held = [since for times in self.held_since.values() for since in times]
+        held = [since for leases in self.held_since.values() for since, _ in leases]
         if self.in_hand:
             # The callback's message is timed without a clock per message: it is in hand at
             # least since the first progress() that saw it (one probe interval late at most).

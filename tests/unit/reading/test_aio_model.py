@@ -29,6 +29,7 @@ from typing import TypeVar, cast
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from msgbus import BusClosedError, CallbackError
@@ -97,6 +98,7 @@ class AioModel(RuleBasedStateMachine):
         self.closed = False
         self.messages = cast(AsyncGenerator[str, None], aiter(self.bus))
         self.released: set[Key] = set()
+        self.stale: set[Key] = set()  # leased before its partition was revoked
         self.outstanding: Key | None = None  # the async iterator's message, not finished yet
         self.iteration_over = False
 
@@ -173,6 +175,11 @@ class AioModel(RuleBasedStateMachine):
     def finish(self, got: list[str]) -> None:
         for key in map(key_of, got):
             self.finished.add(key)
+            if key in self.stale:
+                # Taken before its partition was revoked: finishing it moves no commit (the new
+                # owner's reads decide those), so the commit is not expected to reach it.
+                self.stale.discard(key)
+                continue
             self.epoch_finished[key[0]] = max(self.epoch_finished.get(key[0], -1), key[1])
 
     def check_done(self) -> None:
@@ -367,6 +374,8 @@ class AioModel(RuleBasedStateMachine):
         self.redeliverable |= {key for key in self.delivered if key[0] == partition and key[1] >= start}
         self.next_put[partition] = start
         self.epoch_finished.pop(partition, None)
+        if self.outstanding is not None and self.outstanding[0] == partition:
+            self.stale.add(self.outstanding)
 
     @rule()
     def commit_done(self) -> None:
@@ -476,7 +485,8 @@ def test_planted_bugs(monkeypatch: pytest.MonkeyPatch, bug: str) -> None:
     from hypothesis.stateful import run_state_machine_as_test
 
     _plant(monkeypatch, bug)
-    with pytest.raises(AssertionError):
+    # Generation only: a bug found is enough (no shrinking, whose replays the threads make flaky).
+    with pytest.raises((AssertionError, Flaky)):
         run_state_machine_as_test(
             AioModel,
             settings=settings(

@@ -19,8 +19,9 @@ import collections
 import time
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 import msgbus
@@ -213,8 +214,16 @@ def _plant(monkeypatch: pytest.MonkeyPatch, bug: str) -> None:
 )
 def test_planted_bugs(monkeypatch: pytest.MonkeyPatch, bug: str) -> None:
     _plant(monkeypatch, bug)
-    with pytest.raises(AssertionError):
+    # Generation only: a bug found is enough (no shrinking, whose replays the threads make flaky).
+    with pytest.raises((AssertionError, Flaky)):
         run_state_machine_as_test(
             LoopRetries,
-            settings=settings(SETTINGS, max_examples=1000, database=None, print_blob=False, report_multiple_bugs=False),
+            settings=settings(
+                SETTINGS,
+                max_examples=1000,
+                database=None,
+                print_blob=False,
+                report_multiple_bugs=False,
+                phases=[Phase.generate],
+            ),
         )
