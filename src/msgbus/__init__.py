@@ -46,10 +46,11 @@ from ._errors import (
     DeliveryError,
     DirectionError,
     FlushError,
+    HandlerError,
     InvalidMessageError,
     MsgBusError,
 )
-from ._failure import DeadLetter, Drop, HandlerError, Retry, Stop
+from ._failure import DeadLetter, Drop, Retry, Stop
 from ._health import Health, HealthStatus
 from ._log import set_logger
 from ._metrics import PartitionLag, ReaderMetrics, Timing, WriterMetrics

@@ -53,3 +53,18 @@ class FlushError(DeliveryError):
     def __init__(self, message: str, *, undelivered: int, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.undelivered = undelivered
+
+
+class HandlerError(MsgBusError):
+    """The handler failed on a message and the policy is ``Stop``: the reader stopped.
+
+    The message was not committed: a new reader of the group reads it again.
+    ``__cause__`` is the handler's last exception, when msgbus saw it.
+    """
+
+    def __init__(self, message: str, *, topic: str, partition: int, offset: int, attempts: int) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.attempts = attempts

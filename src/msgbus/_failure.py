@@ -14,7 +14,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-from ._errors import ConfigError, MsgBusError
+from ._errors import ConfigError, HandlerError
 
 __all__ = ["DeadLetter", "Drop", "HandlerError", "Outcome", "Policy", "Retry", "Stop"]
 
@@ -70,21 +70,6 @@ class Retry:
 
 #: ``MsgBusConfig.on_handler_error``: a ``Retry``, or an outcome at the first failure.
 Policy = Retry | Drop | DeadLetter | Stop
-
-
-class HandlerError(MsgBusError):
-    """The handler failed on a message and the policy is ``Stop``: the reader stopped.
-
-    The message was not committed: a new reader of the group reads it again.
-    ``__cause__`` is the handler's last exception, when msgbus saw it.
-    """
-
-    def __init__(self, message: str, *, topic: str, partition: int, offset: int, attempts: int) -> None:
-        super().__init__(message)
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.attempts = attempts
 
 
 _FIELD = "on_handler_error"

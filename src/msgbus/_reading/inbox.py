@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from .._config import CBFunc
-from .._failure import HandlerError
+from .._errors import HandlerError
 from .._progress import Progress
 from .dispatcher import Dispatcher
 from .failures import Failures

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from .._failure import HandlerError
+from .._errors import HandlerError
 from .item import ITEMS, Batch, Item
 from .store import Store, notify_waiters
 

@@ -14,7 +14,7 @@ import dataclasses
 import enum
 
 from .. import _log
-from .._failure import HandlerError
+from .._errors import HandlerError
 from .failures import Failures, Next
 from .item import Item
 from .leases import Leases

@@ -34,8 +34,7 @@ import time
 from typing import Any
 
 from .._config import CBFunc
-from .._errors import BusClosedError, CallbackError
-from .._failure import HandlerError
+from .._errors import BusClosedError, CallbackError, HandlerError
 from .._progress import Progress
 from .item import ITEMS, Batch, Codec, Item
 from .offsets import DoneOffsets
