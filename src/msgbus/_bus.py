@@ -87,6 +87,51 @@ class MsgBusIO(Managed, abc.ABC):
             count += 1
         return count
 
+    # -- capabilities: what a backend can do beyond the spec's calls, with what any bus can do ------
+
+    @property
+    def blocking(self) -> bool:
+        """True for a Blocking bus (a writer's ``message_write`` waits for the acknowledgement,
+        a reader's ``message_read`` for a message). A bus of the application's own is taken as
+        Blocking unless it says otherwise."""
+        return True
+
+    @property
+    def traced(self) -> bool:
+        """True when this bus makes OpenTelemetry spans (``MsgBusConfig.tracing``)."""
+        return False
+
+    def write_nowait(self, msg: str) -> bool:
+        """Write ``msg`` if that needs no waiting at all; False (nothing written) if it would wait.
+
+        msgbus.aio calls it in the event loop's thread. The default never can.
+        """
+        return False
+
+    def write_acked(self, msg: str, on_done: Callable[[DeliveryError | None], None]) -> bool:
+        """A Blocking write that does not wait: ``on_done(None)`` once acknowledged, else ``on_done(error)``.
+
+        msgbus.aio calls it so that a Blocking write needs no worker thread. False, with
+        nothing written, when the bus cannot (the default: it never can).
+        """
+        return False
+
+    def message_write_tracked(self, msgs: Iterable[str]) -> tuple[int, list[tuple[int, str]]]:
+        """Write every message of ``msgs`` (Blocking writers); how many were taken, and (index, reason)
+        for each one not delivered. ``msgbus write`` names the lines from it.
+
+        The default writes them one at a time with ``message_write``; Kafka's pipelines them.
+        """
+        count = 0
+        failed: list[tuple[int, str]] = []
+        for index, msg in enumerate(msgs):
+            count += 1
+            try:
+                self.message_write(msg)
+            except DeliveryError as exc:
+                failed.append((index, str(exc)))
+        return count, failed
+
     @abc.abstractmethod
     def message_read(self, timeout: float | None = None) -> str | None:
         """Take the next message (readers only).

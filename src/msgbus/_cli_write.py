@@ -74,8 +74,8 @@ def write_lines(
 
     Returns once every line taken was acknowledged or failed; the bus stays connected.
     ``outcome``, if given, is filled as the lines go (so a caller still has the counts if this raises).
-    A backend without ``message_write_tracked`` gets one Blocking write per line:
-    slower, with the same outcome.
+    A backend that does not pipeline them (``MsgBusIO.message_write_tracked``'s default)
+    writes one line at a time: slower, with the same outcome.
     """
     outcome = WriteOutcome() if outcome is None else outcome
 
@@ -87,14 +87,10 @@ def write_lines(
                 progress.update(outcome.lines, outcome.nbytes)
             yield text
 
-    tracked = getattr(bus, "message_write_tracked", None)
-    if tracked is None or not getattr(bus, "blocking", True):
-        if not getattr(bus, "blocking", True):
-            raise DeliveryError("write_lines needs a Blocking writer: only its acknowledgements tell what arrived")
-        _write_one_by_one(bus, counted(), outcome, first_line)
-        return outcome
+    if not bus.blocking:
+        raise DeliveryError("write_lines needs a Blocking writer: only its acknowledgements tell what arrived")
     texts = counted()
-    _taken, failed = tracked(texts)
+    _taken, failed = bus.message_write_tracked(texts)
     outcome.undelivered = [(first_line + index, reason) for index, reason in failed]
     if failed and next(texts, None) is not None:
         # The writer stopped before the end of the input (a closed bus, a queue that stayed full).
@@ -102,9 +98,3 @@ def write_lines(
     return outcome
 
 
-def _write_one_by_one(bus: MsgBusIO, texts: Iterator[str], outcome: WriteOutcome, first_line: int) -> None:
-    for index, text in enumerate(texts):
-        try:
-            bus.message_write(text)
-        except DeliveryError as exc:
-            outcome.undelivered.append((first_line + index, str(exc)))

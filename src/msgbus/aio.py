@@ -157,11 +157,11 @@ class AsyncMsgBus:
         #: The synchronous bus underneath (for ``register_cb``, say).
         self.sync = bus
         self._inbox: Inbox | None = bus.inbox if isinstance(bus, ReaderBase) else None
-        self._blocking = bus.blocking if isinstance(bus, (ReaderBase, WriterBase)) else True
+        self._blocking = bus.blocking
         # A traced write (tracing on) goes through message_write, which makes its span.
-        plain = isinstance(bus, WriterBase) and not bus.traced
-        self._writer = bus if isinstance(bus, WriterBase) and plain and not bus.blocking else None
-        self._acked_writer = bus if isinstance(bus, WriterBase) and plain and bus.blocking else None
+        plain = not bus.traced
+        self._writer = bus if plain and not bus.blocking else None
+        self._acked_writer = bus if plain and bus.blocking else None
         # async for and run(handler) over the inbox (they remember the message a loop holds).
         self._loops = _aio_loops.Loops(self._inbox) if self._inbox is not None else None
         # Only for a bus without an inbox: a worker's read that no task took yet, and

@@ -25,7 +25,7 @@ def test_each_acknowledgement_reaches_its_callback(buses: BusFactory, kafka: Loc
         if len(outcomes) == 100:
             all_done.set()
 
-    assert all(writer.write_acked(f"m{i}", done) for i in range(100))  # type: ignore[attr-defined]
+    assert all(writer.write_acked(f"m{i}", done) for i in range(100))
     assert all_done.wait(READ_TIMEOUT), f"{len(outcomes)} of 100 acknowledgements"
     assert outcomes == [None] * 100
     assert raw_read_all(kafka, topic, 100) == [f"m{i}".encode() for i in range(100)]
@@ -33,11 +33,11 @@ def test_each_acknowledgement_reaches_its_callback(buses: BusFactory, kafka: Loc
 
 def test_it_queues_nothing_where_message_write_must_decide(buses: BusFactory, topic: str) -> None:
     nonblocking = buses.writer(topic, msgbus.NonBlocking)
-    assert nonblocking.write_acked("x", lambda err: None) is False  # type: ignore[attr-defined]
+    assert nonblocking.write_acked("x", lambda err: None) is False
     blocking = buses.writer(topic, msgbus.Blocking)
     called: list[object] = []
     # Larger than the producer's message.max.bytes: refused at once, so message_write must say why.
-    assert blocking.write_acked("x" * 2_000_000, called.append) is False  # type: ignore[attr-defined]
+    assert blocking.write_acked("x" * 2_000_000, called.append) is False
     blocking.disconnect()
-    assert blocking.write_acked("x", called.append) is False  # type: ignore[attr-defined]
+    assert blocking.write_acked("x", called.append) is False
     assert called == []

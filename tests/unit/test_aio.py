@@ -27,6 +27,7 @@ class StubReader(ReaderBase):
     """A reader over a bare Inbox that the test feeds itself."""
 
     def __init__(self, blocking: bool = True, capacity: int = 100) -> None:
+        self._cfg = msgbus.MsgBusConfig(topic="stub", direction=msgbus.BusReader)
         self._inbox = Inbox(capacity, name="stub")
         self._reads = self._inbox.reads
         self._blocking = blocking

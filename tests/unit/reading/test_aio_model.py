@@ -34,7 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from msgbus import BusClosedError, CallbackError
 from msgbus._bus import ReaderBase
-from msgbus._config import BusStatus
+from msgbus._config import BusReader, BusStatus, MsgBusConfig
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item
 from msgbus.aio import AsyncMsgBus
@@ -48,6 +48,7 @@ WAIT = 5.0
 
 class StubReader(ReaderBase):
     def __init__(self) -> None:
+        self._cfg = MsgBusConfig(topic="model", direction=BusReader)
         self._inbox = Inbox(1000, name="model")
         self._blocking = True
         self._closed = False
