@@ -96,5 +96,3 @@ def write_lines(
         # The writer stopped before the end of the input (a closed bus, a queue that stayed full).
         outcome.not_sent_from = first_line + outcome.lines - 1
     return outcome
-
-
