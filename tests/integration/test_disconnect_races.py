@@ -71,8 +71,10 @@ def test_a_nonblocking_write_racing_disconnect_is_flushed_or_refused(
 ) -> None:
     writer = buses.writer(topic, msgbus.NonBlocking)
     writer.message_write("before")
-    held = HeldProducer(writer._producer)  # type: ignore[attr-defined]
-    writer._producer = held  # type: ignore[attr-defined]
+    # The producer behind the writer's produce gate (every write goes through the gate).
+    gate = writer._gate  # type: ignore[attr-defined]
+    held = HeldProducer(gate.producer)
+    gate._producer = held
     outcome: list[str] = []
 
     def write() -> None:
