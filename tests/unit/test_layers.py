@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "_live",
             "_config",
             "_cancel",
+            "_interface",
         ),
     ),
     # What every backend builds on: the reader's core (the _reading package: the inbox, its parts and
