@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -14,28 +14,25 @@ from .._bus import BusStats, WriterBase
 from .._config import BusStatus, MsgBusConfig
 from .._errors import BusClosedError, ConnectError, DeliveryError, FlushError
 from .._headers import HeadersArg, header_list
-from ._acks import Acknowledgement, Acknowledgements, encode, encode_fast
+from ._acks import Acknowledgement, encode
 from ._cluster import ClusterWatch, replace_producer
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._gate import ProduceGate
 from ._health import HealthProbe
+from ._pipelined import REPORT_GRACE, PipelinedWrites
 from ._probe import Attempts, probe
 from ._settings import producer_settings
 from ._topic import TopicState, check_topic, missing_text
-from ._tracked import write_tracked
 
 #: Kafka headers as confluent-kafka's produce() takes them (None: no headers).
 Headers = list[tuple[str, str | bytes | None]] | None
 # How often the background thread serves delivery reports while idle.
 _POLL_INTERVAL = 0.1
-# A Blocking write waits this much longer than message.timeout.ms, which
-# librdkafka guarantees to end with a delivery report.
-_REPORT_GRACE = 5.0
 # Delivery errors after which the writer asks whether its cluster was replaced.
 _SUSPECT_ERRORS = frozenset({"_MSG_TIMED_OUT", "OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID", "_FATAL"})
 
 
-class KafkaWriter(WriterBase):
+class KafkaWriter(PipelinedWrites, WriterBase):
     """Invariants: every produce() goes through ``_gate`` (see _gate.py), so that
     disconnect() flushes every write that saw the bus open and a replaced
     cluster's producer is closed only once no call is in it; the counts below
@@ -133,7 +130,7 @@ class KafkaWriter(WriterBase):
 
     def _await(self, ack: Acknowledgement) -> None:
         """Wait for ``ack``'s delivery report; DeliveryError if the message was not delivered."""
-        if not ack.done.wait(self._cfg.write_timeout + _REPORT_GRACE):
+        if not ack.done.wait(self._cfg.write_timeout + REPORT_GRACE):
             self._count(failed=1, code="_MSG_TIMED_OUT")
             raise DeliveryError(
                 f"no acknowledgement for a message to {self._topic} within {self._cfg.write_timeout:g} s",
@@ -189,87 +186,6 @@ class KafkaWriter(WriterBase):
             return self._produce_once(payload, report)
         except BusClosedError:
             return False
-
-    def message_write_many(self, msgs: Iterable[str]) -> int:
-        """Write every message of ``msgs`` in order; returns how many were written.
-
-        NonBlocking: queues them all (waiting for room when the local queue is
-        full) and returns. Blocking: queues them all, then waits for every
-        acknowledgement; raises DeliveryError, saying how many were delivered,
-        if any was not.
-        """
-        self._check_open()
-        if self._blocking:
-            return self._write_many_acknowledged(msgs)
-        count = 0
-        for msg in msgs:
-            payload = encode_fast(msg, count)
-            if not self._produce_once(payload, None):
-                # Queue full or a refusal: the careful path handles each.
-                self._produce(payload, None)
-            count += 1
-        return count
-
-    def _write_many_acknowledged(self, msgs: Iterable[str]) -> int:
-        acks = Acknowledgements()
-        count = 0
-        refused: DeliveryError | None = None
-        try:
-            for msg in msgs:
-                payload = encode_fast(msg, count)
-                if not self._produce_once(payload, acks):
-                    try:
-                        self._produce(payload, acks)
-                    except DeliveryError as exc:
-                        refused = exc
-                        break
-                count += 1
-        finally:
-            # Whatever happened, wait for what was queued, so that the counts below are true.
-            done = acks.expect(count, self._cfg.write_timeout + _REPORT_GRACE)
-            self._count(
-                failed=acks.failed, delivered=acks.delivered, code=error_name(acks.first_error) if acks.failed else None
-            )
-        if refused is not None:
-            raise DeliveryError(
-                f"message {count} of the batch refused ({acks.delivered} before it delivered, "
-                f"{count - acks.delivered} not): {refused}",
-                code=refused.code,
-            )
-        if not done:
-            raise DeliveryError(
-                f"{acks.delivered} of {count} message(s) to {self._topic} acknowledged within "
-                f"{self._cfg.write_timeout:g} s",
-                code="_MSG_TIMED_OUT",
-            )
-        if acks.failed:
-            raise DeliveryError(
-                f"{acks.failed} of {count} message(s) to {self._topic} not delivered ({acks.delivered} delivered): "
-                f"{self._why(acks.first_error)}",
-                code=error_name(acks.first_error),
-            )
-        return count
-
-    def message_write_tracked(self, msgs: Iterable[str]) -> tuple[int, list[tuple[int, str]]]:
-        """Queue every message of ``msgs`` at once, then wait for every acknowledgement.
-
-        Returns how many messages were taken from ``msgs`` (all, unless the writing had
-        to stop: the queue stayed full for write_timeout, or the bus closed), and
-        (index, reason) for each one taken that was not delivered, by index. A message
-        refused on its own (too large, say) is one of those; the rest go on. Blocking
-        writers only: a NonBlocking one hears of failures only. (For ``msgbus write``.)
-        """
-        if not self._blocking:
-            raise DeliveryError("message_write_tracked needs a Blocking writer (NonBlocking reports failures only)")
-        self._check_open()
-
-        def produce(payload: bytes, ack: Callable[[Any, Any], None]) -> None:
-            if not self._produce_once(payload, ack):
-                self._produce(payload, ack)  # a full queue, or a refusal: DeliveryError says which
-
-        count, failed = write_tracked(msgs, encode_fast, produce, self._cfg.write_timeout + _REPORT_GRACE)
-        self._count(failed=len(failed), delivered=count - len(failed), code="_MSG_TIMED_OUT" if failed else None)
-        return count, failed
 
     def stats(self) -> BusStats:
         with self._failed_lock:
@@ -432,12 +348,3 @@ class KafkaWriter(WriterBase):
         replace_producer(
             self._gate, self._cluster, cluster_id, lambda: create_client(Producer, self._settings), announce
         )
-
-    def _write_with_headers(self, payload: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """Write ``payload`` with Kafka ``headers`` and wait for its acknowledgement, whatever the blocking mode.
-
-        For dead letters (msgbus._handling) and ``msgbus replay``; raises ``DeliveryError`` if not delivered.
-        """
-        ack = Acknowledgement()
-        self._produce(payload, ack, list(headers))
-        self._await(ack)
