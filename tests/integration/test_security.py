@@ -161,14 +161,14 @@ def test_mutual_tls_without_a_client_certificate_is_refused(sec: KafkaSecurity) 
 # -- authorisation: a topic the user may not use -------------------------------------------------
 
 
-def test_blocking_write_to_a_forbidden_topic_raises_delivery_error(sec: KafkaSecurity, buses: BusFactory) -> None:
-    writer = buses.connect(sasl_config(sec, f"forbidden-{uuid.uuid4().hex[:8]}", msgbus.BusWriter))
-    with pytest.raises(msgbus.DeliveryError) as info:
-        run_bounded(lambda: writer.message_write("not for alice"), BOUND)
-    assert info.value.code == "TOPIC_AUTHORIZATION_FAILED"
-    assert "authorization" in str(info.value).lower()
-    # The bus stays usable for what alice may do: nothing else is broken.
-    assert writer.status() is msgbus.StatusOpen
+def test_writer_connect_to_a_forbidden_topic_raises_connect_error(sec: KafkaSecurity, buses: BusFactory) -> None:
+    # The topic's metadata already says so: connect() fails at once, naming it (issue 21), instead of
+    # the first write's DeliveryError.
+    cfg = sasl_config(sec, f"forbidden-{uuid.uuid4().hex[:8]}", msgbus.BusWriter, connect_retries=0)
+    with pytest.raises(msgbus.ConnectError) as info:
+        run_bounded(lambda: buses.connect(cfg), BOUND)
+    text = str(info.value)
+    assert "not authorised to write" in text and "TOPIC_AUTHORIZATION_FAILED" in text, text
 
 
 def test_reader_connect_to_a_forbidden_topic_raises_connect_error(sec: KafkaSecurity, secure_kafka: LocalKafka) -> None:

@@ -15,7 +15,7 @@ import enum
 import time
 from typing import Any
 
-from .._config import MsgBusConfig
+from .._config import BusDir, MsgBusConfig
 from .._errors import ConnectError
 from ._errors import ErrorWatch, create_client, describe, error_name
 from ._settings import admin_settings
@@ -62,6 +62,9 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
         if err is None:
             return TopicState.PRESENT, metadata
         name = error_name(err)
+        if name == "TOPIC_AUTHORIZATION_FAILED":
+            verb = "read" if cfg.direction is BusDir.READER else "write"
+            raise ConnectError(f"not authorised to {verb} topic {topic}: {describe(err)}")
         if name not in MISSING:
             raise ConnectError(f"topic {topic} cannot be used: {describe(err)}")
         waited = time.monotonic() - started
