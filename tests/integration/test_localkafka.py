@@ -164,6 +164,9 @@ def test_cli_start_status_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     finally:
         assert _cli_kafka.main(["stop"], out=io.StringIO()) == 0
     assert not any(_pid_alive(p) for p in pids)
+    # stop keeps the data for the next start (issue 21); stop --delete drops it, and the state with it.
+    assert data_dir.exists()
+    assert _cli_kafka.main(["stop", "--delete"], out=io.StringIO()) == 0
     assert not data_dir.exists()
     assert not state_path.exists()
     assert _cli_kafka.kafka_status() is None
