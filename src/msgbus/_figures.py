@@ -53,7 +53,7 @@ class ReaderFigures:
             rebalancing=group.rebalancing,
             progress=progress,
             backlog=group.backlog,
-            waiting_since=self._watch.observe(progress, now),
+            waiting_since=self._watch.observe(progress, now, group.backlog),
         )
         return judge_reader(view, self._limits, now)
 

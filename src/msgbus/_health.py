@@ -87,7 +87,8 @@ class ReaderView:
     progress: Progress
     #: Messages on the broker past what the reader fetched (0 if not known).
     backlog: int
-    #: ``time.monotonic()`` since when messages have waited with none finished (``ReaderWatch``).
+    #: ``time.monotonic()`` since when messages have waited (queued, or on the broker) with none
+    #: finished (``ReaderWatch``).
     waiting_since: float | None
 
 
@@ -118,7 +119,8 @@ def judge_reader(view: ReaderView, limits: Limits, now: float) -> Health:
     since = view.waiting_since
     if since is not None and progress.last_finished_at is not None:
         since = max(since, progress.last_finished_at)
-    waiting_age = _age(now, since) if progress.queued else None
+    waiting = progress.queued + view.backlog
+    waiting_age = _age(now, since) if waiting else None
     figures: dict[str, float | int | None] = {
         "queued": progress.queued,
         "held": progress.held,
@@ -143,7 +145,7 @@ def judge_reader(view: ReaderView, limits: Limits, now: float) -> Health:
     if waiting_age is not None and waiting_age >= limits.stuck_after:
         return Health(
             HealthStatus.STUCK,
-            f"{progress.queued} message(s) waiting and none finished for {waiting_age:.1f} s "
+            f"{waiting} message(s) waiting (queued or on the broker) and none finished for {waiting_age:.1f} s "
             f"(stuck_after {limits.stuck_after:g} s)",
             figures,
         )
@@ -186,12 +188,17 @@ class ReaderWatch:
         self._waiting_since: float | None = None
         self._finished = -1
 
-    def observe(self, progress: Progress, now: float) -> float | None:
-        """Take in a new ``progress``; returns ``waiting_since`` for the view."""
+    def observe(self, progress: Progress, now: float, backlog: int = 0) -> float | None:
+        """Take in a new ``progress`` (and the broker's ``backlog`` past it); returns ``waiting_since``.
+
+        Messages wait when the reader has some queued, or the broker has some it has not
+        fetched: a reader that stopped fetching is as stuck as one that stopped reading.
+        """
+        waiting = progress.queued or backlog
         with self._lock:
-            if progress.queued == 0 or progress.finished != self._finished:
+            if not waiting or progress.finished != self._finished:
                 # Nothing waits, or something finished since the last look: the wait starts again.
-                self._waiting_since = now if progress.queued else None
+                self._waiting_since = now if waiting else None
             elif self._waiting_since is None:
                 self._waiting_since = now
             self._finished = progress.finished

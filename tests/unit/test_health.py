@@ -111,6 +111,19 @@ def test_the_reader_watch_restarts_the_wait_when_something_finishes() -> None:
     assert watch.observe(empty, 170.0) is None
 
 
+def test_a_reader_that_stopped_fetching_is_stuck_with_its_backlog_on_the_broker() -> None:
+    # Nothing queued in the reader, but the broker has messages it never fetched, and nothing finished:
+    # as stuck as a reader that stopped reading (the shape of a consumer whose fetching stalled).
+    watch = ReaderWatch()
+    empty = Progress(queued=0, taken=5, finished=5, held=0, oldest_held_at=None, last_finished_at=1.0)
+    assert watch.observe(empty, 100.0, backlog=40) == 100.0
+    since = watch.observe(empty, 131.0, backlog=40)
+    verdict = judge_reader(ReaderView(True, True, False, empty, 40, since), LIMITS, 131.0)
+    assert verdict.status is HealthStatus.STUCK and "40 message(s) waiting" in verdict.reason
+    # Without a backlog the same reader is idle, and the wait is over.
+    assert watch.observe(empty, 132.0, backlog=0) is None
+
+
 @given(
     st.booleans(),
     st.sampled_from([None, True, False]),
