@@ -9,8 +9,6 @@ lock; ``Store.held_since`` has exactly the leases out.
 
 from __future__ import annotations
 
-import time
-
 from .._errors import HandlerError
 from .item import ITEMS, Batch, Item
 from .store import Store, notify_waiters
@@ -22,23 +20,11 @@ class Leases:
 
     def take(self, timeout: float | None) -> Item | None:
         """The front message, held; None if none came within ``timeout`` (0: don't wait)."""
-        store = self._store
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with store.lock:
-            while True:
-                if store.reads_open:
-                    batch = store.front()
-                    if batch is not None:
-                        return self._lease(batch)
-                else:
-                    store.blocked("message_read")
-                if deadline is None:
-                    store.changed.wait()
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return None
-                    store.changed.wait(left)
+        return self._store.take_when_open(timeout, "message_read", self._lease_front)
+
+    def _lease_front(self) -> Item | None:
+        batch = self._store.front()
+        return None if batch is None else self._lease(batch)
 
     def _lease(self, batch: Batch) -> Item:
         store = self._store

@@ -8,7 +8,6 @@ reads (close, the policy's Stop, a callback registered) wakes it and it raises.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -93,22 +92,4 @@ class Reads:
         return Record(*item)
 
     def _wait(self, timeout: float | None, what: str, take: Callable[[], T | None]) -> T | None:
-        """``take()`` once reads are open and it finds something, waiting up to ``timeout``; None at the deadline."""
-        store = self._store
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with store.lock:
-            while True:
-                if store.reads_open:
-                    got = take()
-                    if got is not None:
-                        return got
-                else:
-                    store.blocked(what)  # raises, unless only the callback's message in hand holds us back
-                if deadline is None:
-                    # A lock's wait is interrupted by signals on POSIX: Ctrl-C ends it.
-                    store.changed.wait()
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return None
-                    store.changed.wait(left)
+        return self._store.take_when_open(timeout, what, take)

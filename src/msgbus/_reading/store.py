@@ -31,7 +31,8 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .._config import CBFunc
 from .._errors import BusClosedError, CallbackError, HandlerError
@@ -39,6 +40,8 @@ from .._progress import Progress
 from .item import ITEMS, Batch, Codec, Item
 from .offsets import DoneOffsets
 from .waiters import Waiter, Waiters, wake
+
+T = TypeVar("T")
 
 
 class Store:
@@ -89,6 +92,27 @@ class Store:
             raise self.stopped
         if self.callback is not None:
             raise CallbackError(f"{what} is not allowed while a callback is registered")
+
+    def take_when_open(self, timeout: float | None, what: str, take: Callable[[], T | None]) -> T | None:
+        """``take()`` (lock held) once reads are open and it finds something, waiting up to ``timeout``
+        on ``changed``; None at the deadline. Raises what ends reads (``blocked``). Takes the lock."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while True:
+                if self.reads_open:
+                    got = take()
+                    if got is not None:
+                        return got
+                else:
+                    self.blocked(what)  # raises, unless only the callback's message in hand holds us back
+                if deadline is None:
+                    # A lock's wait is interrupted by signals on POSIX: Ctrl-C ends it.
+                    self.changed.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    self.changed.wait(left)
 
     def append(self, raw: list[Any], codec: Codec, ends: dict[int, int] | None) -> None:
         self.batches.append(Batch(raw, codec, ends))
