@@ -44,6 +44,11 @@ WRONG_TYPES: dict[str, object] = {
     "ssl_key_location": 1,
     "ssl_key_password": 1,
     "kafka_settings": [("linger.ms", 1)],
+    "group_protocol": 1,
+    "stuck_after": "60",
+    "max_hold": None,
+    "timings": "yes",
+    "tracing": 1,
 }
 # Values of the right type that are still wrong.
 BAD_VALUES: list[tuple[str, object]] = [
@@ -63,6 +68,11 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("on_handler_error", msgbus.DeadLetter("")),
     ("on_handler_error", msgbus.DeadLetter("bad-input")),  # the reader's own topic
     ("on_handler_error", msgbus.DeadLetter("a b")),  # not a Kafka topic name
+    ("on_handler_error", msgbus.Retry(backoff=1e-9, max_backoff=1e-9)),  # a busy loop of retries
+    ("on_handler_error", msgbus.Retry(backoff=2.0, max_backoff=1.0)),
+    ("group_protocol", "cooperative-sticky"),
+    ("stuck_after", 0.0),
+    ("max_hold", float("inf")),
 ]
 BAD_TOPICS = ["", " ", "a b", "caf\u00e9", "x" * 250, ".", "..", "a/b", "a\nb"]
 MAX_MESSAGE = 1_000_000
