@@ -223,8 +223,9 @@ def _readers(rng: random.Random, seed: int, d: float) -> list[ReaderPlan]:
         # None: shared unless the kind needs a named group anyway (decided with the kind, below).
         slots.append((topic, None if shared else "", "latest", start, stop, False))
     for topic, group, reset, start, stop, anchor in slots:
-        # A private slot cannot take a Stop kind: the next slot gets it instead.
-        index = next(i for i, k in enumerate(kinds) if group != "" or k not in STOP_KINDS)
+        # A private slot cannot take a Stop kind: the next slot gets it instead. When only Stop
+        # kinds are left, the slot takes one and becomes a member of the topic's group (below).
+        index = next((i for i, k in enumerate(kinds) if group != "" or k not in STOP_KINDS), 0)
         kind = kinds.pop(index)
         if group is None or kind in STOP_KINDS:
             group, reset = groups[topic]

@@ -9,7 +9,7 @@ import pytest
 
 from .check import Checker, Findings
 from .record import ACKED, Dead, ReaderRec, Recorder, Stopped
-from .schedule import KINDS, POLICY_OF, kinds_of_run
+from .schedule import KINDS, POLICY_OF, kinds_of_run, make_plan
 
 T = "chaos-pre"
 TEXTS = [f"w1:{i}" for i in range(10)]
@@ -120,3 +120,11 @@ def test_three_consecutive_seeds_of_a_short_run_draw_every_kind() -> None:
     for first in (1, 45, 999):
         drawn = {kind for seed in range(first, first + 3) for kind in kinds_of_run(seed, 45)}
         assert drawn == set(KINDS)
+
+
+@pytest.mark.parametrize("duration", [45.0, 150.0])
+def test_every_seed_makes_a_plan(duration: float) -> None:
+    # Seed 415048 at 45 s left a private slot with only Stop kinds to take (StopIteration).
+    for seed in [415048, *range(1, 2001)]:
+        plan = make_plan(seed, duration, 1)
+        assert plan.readers, seed
