@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import sys
 
@@ -28,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=("classic", "classic-cooperative", "consumer"),
         help="every reader's MsgBusConfig.group_protocol (default classic)",
     )
+    parser.add_argument("--log", default=None, help="write msgbus's log lines (DEBUG and up) to this file")
+    parser.add_argument(
+        "--rdkafka-debug",
+        default="",
+        help="librdkafka debug contexts for every reader (e.g. cgrp,fetch), logged with --log; "
+        "each reader's client.id is then r<id>",
+    )
     args = parser.parse_args(argv)
     if args.seeds is not None:
         seeds = args.seeds
@@ -35,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)]
     # librdkafka's connection errors during faults are expected; keep the output to the findings.
     logging.basicConfig(level=logging.CRITICAL)
+    if args.log:
+        handler = logging.FileHandler(args.log, mode="w")
+        handler.setFormatter(logging.Formatter("%(created).3f %(threadName)s %(levelname)s %(message)s"))
+        msgbus_log = logging.getLogger("msgbus")
+        msgbus_log.addHandler(handler)
+        msgbus_log.setLevel(logging.DEBUG)
+        msgbus_log.propagate = False
+    if args.rdkafka_debug:
+        os.environ["CHAOS_RDKAFKA_DEBUG"] = args.rdkafka_debug
     summary = []
     for seed in seeds:
         for nodes in args.nodes:

@@ -117,6 +117,11 @@ def consumed(rec: Recorder, dead: dict[int, set[str]] | None = None) -> list[tup
     return out
 
 
+def connecting(rec: Recorder) -> list[ReaderRec]:
+    """Readers inside a connect() attempt now (their group may be one to drain once they are in)."""
+    return [r for r in list(rec.readers.values()) if r.attempts and r.attempts[-1][1] is None]
+
+
 def drain_targets(rec: Recorder) -> dict[str, set[str]]:
     """For every group with a member left for the drain: the acknowledged writes it must deliver."""
     acked = acked_by_topic(rec)

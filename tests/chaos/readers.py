@@ -8,6 +8,7 @@ A reader whose Stop policy stopped it is replaced by a new reader of the same gr
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 
@@ -23,6 +24,12 @@ NONBLOCKING_KINDS = frozenset({"read-nonblocking", "available-nonblocking"})
 WRONG = "wrong record"
 #: A replacement reader's id: the plan's id plus this for each stop before it.
 REPLACEMENT_STEP = 1000
+
+
+def debug_settings(rid: int) -> dict[str, str]:
+    """librdkafka's debug log for ``python -m tests.chaos --rdkafka-debug``, each line naming its reader."""
+    contexts = os.environ.get("CHAOS_RDKAFKA_DEBUG", "")
+    return {"debug": contexts, "client.id": f"r{rid}"} if contexts else {}
 
 
 def check_record(ctx: Ctx, rid: int, record: msgbus.Record) -> None:
@@ -67,6 +74,7 @@ class ReaderActor(threading.Thread):
             connect_retries=3,
             connect_timeout=10,
             on_handler_error=policy_of(self.plan) if self.plan.kind in POLICY_OF else msgbus.Drop(),
+            kafka_settings=debug_settings(self.rec.rid),
         )
 
     def should_leave(self) -> bool:

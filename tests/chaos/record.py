@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 
@@ -104,6 +105,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
+        # For ``--log``: the run's time 0 in the log's clock (times in the report count from it).
+        logging.getLogger("msgbus.chaos").info("chaos run starts: t0 = %.3f", time.time())
         self.lock = threading.Lock()
         self.writes: dict[str, WriteRec] = {}
         #: (reader id, text, time)

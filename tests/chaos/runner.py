@@ -13,7 +13,7 @@ from msgbus.testing import LocalKafka
 from . import cluster
 from .actors import HUNG_AFTER, Ctx, Writer
 from .aio_reader import AioReader
-from .check import Checker, Findings, Positions, drain_targets
+from .check import Checker, Findings, Positions, connecting, drain_targets
 from .check_reads import Offsets
 from .readers import ReaderActor
 from .record import Recorder
@@ -133,16 +133,29 @@ class Run:
                 self.rec.add_hung(f"{what} {thread.name} did not finish within {bound:g} s")
 
     def _drain(self) -> None:
-        """Let every group left deliver what it must; a group that stops delivering meanwhile is stuck."""
+        """Let every group left deliver what it must; a group that stops delivering meanwhile is stuck.
+
+        The groups to wait for are looked at again every round: a member still connecting when
+        the drain began (a group rejoining after a fault may take tens of seconds) makes its
+        group one to wait for once it is in, and the drain does not end while one is connecting.
+        """
         rec = self.rec
         assert rec.drain_start is not None
-        targets = drain_targets(rec)
         delivered: dict[str, set[str]] = collections.defaultdict(set)
         last: dict[str, float] = {}
-        pending = {key for key, wanted in targets.items() if wanted}
+        #: Groups waited for -> when the drain began waiting for them.
+        pending: dict[str, float] = {}
+        judged: set[str] = set()
         seen = seen_given_up = 0
         deadline = rec.drain_start + self.drain_timeout
-        while pending:
+        while True:
+            now = time.monotonic()
+            targets = drain_targets(rec)
+            for key, wanted in targets.items():
+                if wanted and key not in judged and key not in pending:
+                    pending[key] = now
+            if not pending and not connecting(rec):
+                return
             time.sleep(0.5)
             with rec.lock:
                 batch = rec.deliveries[seen:]
@@ -155,19 +168,23 @@ class Run:
                 delivered[key].add(text)
                 last[key] = t
             now = time.monotonic()
-            for key in sorted(pending):
+            for key, since in sorted(pending.items()):
                 missing = len(targets[key] - delivered[key])
                 if missing == 0:
-                    pending.discard(key)
-                elif now - max(last.get(key, 0.0), rec.drain_start) > STUCK_AFTER:
+                    del pending[key]
+                    judged.add(key)
+                elif now - max(last.get(key, 0.0), since) > STUCK_AFTER:
                     rec.stuck.append(
                         f"{key}: {missing} of {len(targets[key])} acknowledged messages undelivered and nothing "
                         f"delivered for {STUCK_AFTER:g} s (drain started {rec.rel(rec.drain_start)})"
                     )
-                    pending.discard(key)
+                    del pending[key]
+                    judged.add(key)
             if now > deadline:
                 for key in sorted(pending):
                     rec.note(f"drain timed out after {self.drain_timeout:g} s, {key} still delivering")
+                for r in connecting(rec):
+                    rec.note(f"drain timed out after {self.drain_timeout:g} s, r{r.rid} still connecting")
                 return
 
     def _read_back(self, kafka: LocalKafka) -> tuple[Positions, Offsets, collections.Counter[str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import threading
+import time
 
 from .check import Checker, Findings
 from .record import ACKED, ReaderRec, Recorder
@@ -92,3 +94,37 @@ def test_a_reader_that_left_early_need_not_see_the_last_writes() -> None:
 def test_the_plan_depends_on_the_seed_only() -> None:
     assert make_plan(5, 60, 3) == make_plan(5, 60, 3)
     assert make_plan(5, 60, 1) != make_plan(6, 60, 1)
+
+
+def test_the_drain_waits_for_a_group_whose_member_is_still_connecting() -> None:
+    # Seed 696397: a group's members were still rejoining after a fault when the drain began; the
+    # drain, seeing no member in, ended at once, and the check then counted their backlog lost.
+    from .runner import Run
+
+    run = Run(make_plan(1, 30.0, 1), drain_timeout=30.0)
+    rec = run.rec
+    for i in range(10):
+        w = rec.write_started(f"w1:{i}", T, 1)
+        w.start, w.end, w.status = 2 + i / 10, 2 + i / 10 + 0.01, ACKED
+    joining = ReaderRec(1, T, "g", "read", False, "earliest", attempts=[(time.monotonic(), None)])
+    rec.readers[1] = joining
+    rec.drain_start = time.monotonic()
+    delivered = threading.Event()
+
+    def join_then_deliver() -> None:
+        time.sleep(0.3)
+        now = time.monotonic()
+        joining.attempts[-1] = (joining.attempts[-1][0], now)
+        joining.connected = 1.0  # before the writes: every one is the group's to deliver
+        time.sleep(0.7)
+        with rec.lock:
+            rec.deliveries += [(1, f"w1:{i}", time.monotonic()) for i in range(10)]
+        delivered.set()
+
+    thread = threading.Thread(target=join_then_deliver, daemon=True)
+    thread.start()
+    run._drain()
+    ended_after_delivery = delivered.is_set()
+    thread.join()
+    assert ended_after_delivery, "the drain ended before the group's late member delivered"
+    assert rec.stuck == []
