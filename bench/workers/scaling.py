@@ -90,7 +90,7 @@ def cli_write(system: str, a: Args) -> Result:
     n = int(a["n"])
     lines = [f"{i:08d} " + "x" * 91 for i in range(n)]  # 100 bytes each
     if system == "write_lines":
-        from msgbus._cli_write import write_lines
+        from msgbus._cli.write_lines import write_lines
 
         bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
         start = time.perf_counter()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import msgbus
-from msgbus._cli_write import WriteOutcome, write_lines
+from msgbus._cli.write_lines import WriteOutcome, write_lines
 from msgbus.testing import LocalKafka
 
 from .helpers import BusFactory, raw_read_all, wait_until, watermarks

@@ -8,7 +8,7 @@ import pytest
 
 import msgbus
 from msgbus import _cli
-from msgbus._cli_args import where_fields
+from msgbus._cli.args import where_fields
 
 
 def test_every_verb_in_the_table_is_a_command(capsys: pytest.CaptureFixture[str]) -> None:

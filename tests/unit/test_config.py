@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 import msgbus
-import msgbus._kafka
-import msgbus._kafka._reader
-import msgbus._kafka._writer
+import msgbus._backends.kafka
+import msgbus._backends.kafka._reader
+import msgbus._backends.kafka._writer
 from msgbus import MsgBusConfig
+from msgbus._backends.kafka._config import check_topic
 from msgbus._config import BlockingMode, BusDir, MsgBusTech
-from msgbus._kafka._config import check_topic
 
 
 def make(**overrides: Any) -> MsgBusConfig:
@@ -35,9 +35,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return fail
 
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", forbidden("open_kafka_bus"))
-    monkeypatch.setattr(msgbus._kafka._writer, "Producer", forbidden("Producer"))
-    monkeypatch.setattr(msgbus._kafka._reader, "Consumer", forbidden("Consumer"))
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", forbidden("open_kafka_bus"))
+    monkeypatch.setattr(msgbus._backends.kafka._writer, "Producer", forbidden("Producer"))
+    monkeypatch.setattr(msgbus._backends.kafka._reader, "Consumer", forbidden("Consumer"))
     return calls
 
 
@@ -311,7 +311,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[MsgBusConfig]:
         seen.append(cfg)
         return sentinel
 
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", open_kafka_bus)
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", open_kafka_bus)
     return seen
 
 
@@ -343,7 +343,7 @@ def test_later_changes_to_the_callers_config_do_not_reach_the_bus(opened: list[M
 
 def test_connect_returns_what_the_backend_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     sentinel = object()
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", lambda cfg: sentinel)
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", lambda cfg: sentinel)
     assert msgbus.connect(make()) is sentinel
 
 

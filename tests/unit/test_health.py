@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msgbus import HealthStatus
-from msgbus._health import Limits, ReaderView, ReaderWatch, WriterView, WriterWatch, judge_reader, judge_writer
-from msgbus._progress import Progress
+from msgbus._ops.health import Limits, ReaderView, ReaderWatch, WriterView, WriterWatch, judge_reader, judge_writer
+from msgbus._ops.progress import Progress
 
 LIMITS = Limits(stuck_after=30.0, max_hold=60.0)
 NOW = 10_000.0

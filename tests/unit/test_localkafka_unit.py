@@ -11,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from msgbus.testing import KafkaToolingError, LocalKafka, _cli_kafka, _kafka_daemon, localkafka
-from msgbus.testing.localkafka import (
-    _broker_properties,
-    _free_ports,
-    _new_cluster_id,
-    _render_properties,
-)
+from msgbus._cli import kafka as cli_kafka
+from msgbus.testing import KafkaToolingError, LocalKafka
+from msgbus.testing._localkafka import cluster, daemon, maven
+from msgbus.testing._localkafka.broker_props import _broker_properties, _new_cluster_id, _render_properties
+from msgbus.testing._localkafka.processes import _free_ports
 
 
 def _which_without(*missing: str) -> Any:
@@ -117,7 +115,7 @@ def test_missing_java(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_missing_mvn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(shutil, "which", _which_without("mvn"))
     # Java must look present and recent, whether or not it is installed here.
-    monkeypatch.setattr(localkafka, "_require_java", lambda: "/usr/bin/java")
+    monkeypatch.setattr(cluster, "_require_java", lambda: "/usr/bin/java")
     with pytest.raises(KafkaToolingError) as info:
         LocalKafka(cache_dir=tmp_path / "empty-cache").start()
     assert "mvn" in str(info.value)
@@ -128,7 +126,7 @@ def test_mvn_not_needed_when_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(shutil, "which", _which_without("mvn"))
     (tmp_path / "lib").mkdir()
     (tmp_path / ".resolved").write_text("4.1.1\n")
-    assert localkafka.ensure_jars("4.1.1", tmp_path) == tmp_path / "lib"
+    assert maven.ensure_jars("4.1.1", tmp_path) == tmp_path / "lib"
 
 
 def test_mvn_failure_reports_output(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -140,7 +138,7 @@ def test_mvn_failure_reports_output(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     cache = tmp_path / "cache"
     (cache / "lib").mkdir(parents=True)  # a half-finished earlier run
     with pytest.raises(KafkaToolingError) as info:
-        localkafka.ensure_jars("4.1.1", cache)
+        maven.ensure_jars("4.1.1", cache)
     assert "could not resolve" in str(info.value)
     assert not (cache / ".resolved").exists()
     assert (cache / "pom.xml").read_text().count("kafka_2.13") == 1
@@ -148,15 +146,15 @@ def test_mvn_failure_reports_output(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_old_java_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: "/fake/java")
-    localkafka._java_checked.clear()
+    maven._java_checked.clear()
 
     def run(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(args, 0, "", 'openjdk version "11.0.2" 2019-01-15\n')
 
     monkeypatch.setattr(subprocess, "run", run)
     with pytest.raises(KafkaToolingError, match="Java 17"):
-        localkafka._require_java()
-    localkafka._java_checked.clear()
+        maven._require_java()
+    maven._java_checked.clear()
 
 
 def test_not_started_errors() -> None:
@@ -170,27 +168,27 @@ def test_not_started_errors() -> None:
 
 
 def test_package_data_present() -> None:
-    assert "kafka_2.13" in localkafka._package_text("kafka-pom.xml")
-    assert "msgbus.kafka.logfile" in localkafka._package_text("log4j2.properties")
+    assert "kafka_2.13" in maven._package_text("kafka-pom.xml")
+    assert "msgbus.kafka.logfile" in maven._package_text("log4j2.properties")
 
 
 def test_cli_usage_and_args(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MSGBUS_STATE_DIR", str(tmp_path))
-    assert _cli_kafka._parse_nodes([]) == 1
-    assert _cli_kafka._parse_nodes(["--nodes", "3"]) == 3
-    assert _cli_kafka._parse_nodes(["--nodes=2"]) == 2
+    assert cli_kafka._parse_nodes([]) == 1
+    assert cli_kafka._parse_nodes(["--nodes", "3"]) == 3
+    assert cli_kafka._parse_nodes(["--nodes=2"]) == 2
     with pytest.raises(ValueError):
-        _cli_kafka._parse_nodes(["--nodes", "x"])
-    assert _cli_kafka.main([]) == 2
-    assert _cli_kafka.main(["bogus"]) == 2
-    assert _cli_kafka.main(["start", "--nodes", "0"]) == 2
-    assert _cli_kafka.kafka_status() is None
-    assert _cli_kafka.main(["status"]) == 1
-    assert _cli_kafka.kafka_stop() is False
+        cli_kafka._parse_nodes(["--nodes", "x"])
+    assert cli_kafka.main([]) == 2
+    assert cli_kafka.main(["bogus"]) == 2
+    assert cli_kafka.main(["start", "--nodes", "0"]) == 2
+    assert cli_kafka.kafka_status() is None
+    assert cli_kafka.main(["status"]) == 1
+    assert cli_kafka.kafka_stop() is False
     assert "not running" in capsys.readouterr().out
-    assert _cli_kafka.state_file() == tmp_path / "localkafka-state.json"
+    assert cli_kafka.state_file() == tmp_path / "localkafka-state.json"
 
 
 def test_cli_stale_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -198,19 +196,19 @@ def test_cli_stale_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     data = tmp_path / "msgbus-kafka-stale"
     data.mkdir()
     # pid 1 is never one of our brokers: it must not be signalled.
-    _kafka_daemon._write_state(
+    daemon._write_state(
         {
             "bootstrap_servers": "127.0.0.1:1",
             "data_dir": str(data),
             "nodes": [{"id": 1, "pid": 1, "port": 1}],
         }
     )
-    status = _cli_kafka.kafka_status()
+    status = cli_kafka.kafka_status()
     assert status is not None and status["running"] is False
     assert status["alive_pids"] == []
-    assert _cli_kafka.kafka_stop() is True
+    assert cli_kafka.kafka_stop() is True
     assert not data.exists()
-    assert _cli_kafka.kafka_status() is None
+    assert cli_kafka.kafka_status() is None
 
 
 def test_wait_job_state_returns_once_every_thread_is_stopped_or_running() -> None:
@@ -220,7 +218,7 @@ def test_wait_job_state_returns_once_every_thread_is_stopped_or_running() -> Non
     import subprocess
     import sys
 
-    from msgbus.testing._processes import wait_job_state
+    from msgbus.testing._localkafka.processes import wait_job_state
 
     code = (
         "import threading, time\n"

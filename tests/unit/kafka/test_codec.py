@@ -7,8 +7,8 @@ import logging
 import pytest
 
 import msgbus
-from msgbus._kafka._acks import encode
-from msgbus._kafka._codec import decode
+from msgbus._backends.kafka._acks import encode
+from msgbus._backends.kafka._codec import decode
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from msgbus._kafka._gate import ProduceGate
+from msgbus._backends.kafka._gate import ProduceGate
 
 
 def voluntary_switches(thread: threading.Thread) -> int:

@@ -9,8 +9,8 @@ from confluent_kafka import Consumer
 
 import msgbus
 from msgbus import MsgBusConfig
-from msgbus._kafka._config import GROUP_PROTOCOLS as CHOICES
-from msgbus._kafka._settings import GROUP_PROTOCOLS, consumer_settings, incremental
+from msgbus._backends.kafka._config import GROUP_PROTOCOLS as CHOICES
+from msgbus._backends.kafka._settings import GROUP_PROTOCOLS, consumer_settings, incremental
 
 
 def make(**overrides: Any) -> MsgBusConfig:
@@ -85,7 +85,7 @@ def test_consumer_protocol_refuses_settings_the_broker_owns(key: str) -> None:
 def test_a_refusal_by_the_group_is_explained_once() -> None:
     from confluent_kafka import KafkaError
 
-    from msgbus._kafka._membership import Membership
+    from msgbus._backends.kafka._membership import Membership
 
     membership = Membership(make(group_protocol="classic-cooperative"), "workers")
     membership.saw(KafkaError(KafkaError._TRANSPORT))

@@ -11,8 +11,8 @@ from confluent_kafka import KafkaError, KafkaException
 
 import msgbus
 from msgbus import MsgBusConfig
-from msgbus._kafka._errors import ErrorWatch
-from msgbus._kafka._probe import WAIT_SLICE, Attempts, backoff, probe
+from msgbus._backends.kafka._errors import ErrorWatch
+from msgbus._backends.kafka._probe import WAIT_SLICE, Attempts, backoff, probe
 
 
 def make(**overrides: Any) -> MsgBusConfig:

@@ -9,7 +9,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 
 import msgbus
 from msgbus import MsgBusConfig
-from msgbus._kafka._settings import CLIENT_ID, bootstrap_servers, consumer_settings, producer_settings
+from msgbus._backends.kafka._settings import CLIENT_ID, bootstrap_servers, consumer_settings, producer_settings
 from msgbus._log import LOG_PROXY
 from msgbus._version import __version__
 

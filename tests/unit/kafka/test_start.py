@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
 
 import msgbus
-from msgbus._kafka._start import StartPositions
+from msgbus._backends.kafka._start import StartPositions
 
 TOPIC = "t"
 

@@ -12,7 +12,7 @@ import pytest
 
 import msgbus
 from msgbus import aio
-from msgbus._bus import WriterBase
+from msgbus._backends.base import WriterBase
 from msgbus.testing import MockKafka
 
 # Deliveries held back for a minute: what is queued stays queued during the test.
