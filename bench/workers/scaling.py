@@ -86,7 +86,7 @@ def backlog_memory(system: str, a: Args) -> Result:
 
 
 def cli_write(system: str, a: Args) -> Result:
-    """n lines: msgbus._cli_write.write_lines in this process, or ``msgbus write`` with the lines on stdin."""
+    """n lines: msgbus._cli.write_lines.write_lines in this process, or ``msgbus write`` with the lines on stdin."""
     n = int(a["n"])
     lines = [f"{i:08d} " + "x" * 91 for i in range(n)]  # 100 bytes each
     if system == "write_lines":

@@ -1,4 +1,4 @@
-"""``msgbus write``'s pipelined writer (msgbus._cli_write.write_lines) against a real broker:
+"""``msgbus write``'s pipelined writer (msgbus._cli.write_lines.write_lines) against a real broker:
 every line acknowledged, or exactly the lines that were not reported (issue 11)."""
 
 from __future__ import annotations

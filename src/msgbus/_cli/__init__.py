@@ -57,7 +57,7 @@ class Verb(NamedTuple):
     description: str = ""
     epilog: str = ""
     #: Takes where the bus is (--bootstrap, --host, --port, --retries, -v; no --topic): see
-    #: _cli_args.where_fields; e.g. a verb that opens buses on topics of its own options.
+    #: args.where_fields; e.g. a verb that opens buses on topics of its own options.
     where: bool = False
 
 

@@ -1,4 +1,4 @@
-"""``msgbus kafka start|stop|restart|status``: the verb over ``_kafka_daemon``'s detached local Kafka.
+"""``msgbus kafka start|stop|restart|status``: the verb over ``testing/_localkafka/daemon``'s detached local Kafka.
 
 ``stop`` keeps the data (the next ``start`` or ``restart`` brings back the same
 cluster); ``stop --delete`` also deletes it. The grammar is :func:`add_commands`,

@@ -3,7 +3,7 @@
 A bus keeps one ``ReaderFigures`` or ``WriterFigures``; it hands in what it
 knows now (its inbox's ``Progress``, its backend's ``GroupState``, its
 counters) and gets the verdict or the metrics back. The little state kept
-across calls lives in the ``*Watch`` classes (``_health``), each under its own
+across calls lives in the ``*Watch`` classes (``health``), each under its own
 lock; the rest is computed from the snapshot given, so any thread may call.
 """
 

@@ -1,4 +1,4 @@
-"""The health verdict as a pure function (msgbus._health): properties over any view and clock."""
+"""The health verdict as a pure function (msgbus._ops.health): properties over any view and clock."""
 
 from __future__ import annotations
 
