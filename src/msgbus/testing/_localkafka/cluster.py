@@ -1,21 +1,14 @@
-"""A real Apache Kafka (KRaft) cluster on loopback, run from Maven Central jars.
+"""``LocalKafka``: the cluster itself (``msgbus.testing.localkafka``, its public face, says what it is for).
 
-``LocalKafka`` resolves the broker jars once per Kafka version with Maven
-(``kafka-pom.xml`` shipped in this package) into a cache directory, formats a
-fresh data directory per start and launches one combined broker+controller
-JVM per node.  It is meant for tests::
-
-    with LocalKafka() as kafka:
-        producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
-
-Every JVM is stopped when the context exits, when ``stop()`` is called, when
-the object is garbage collected, or at interpreter exit, whichever is first.
+It resolves the broker jars with ``maven`` into a cache directory, formats a fresh data directory
+per start and launches one combined broker+controller JVM per node; every JVM is stopped when the
+context exits, when ``stop()`` is called, when the object is garbage collected, or at interpreter
+exit, whichever is first.
 
 Its parts live beside it so that each can be read alone: ``broker_props``
 (the server properties), ``maven`` (Java, Maven and the jar cache),
 ``processes`` (launching, watching and stopping the JVMs), ``admin``
 (readiness and topics, through an admin client) and ``security`` (TLS and SASL).
-``msgbus.testing.localkafka`` is the public face of this package.
 """
 
 from __future__ import annotations
