@@ -166,20 +166,6 @@ def test_each_retry_is_logged(sleeps: list[float], caplog: pytest.LogCaptureFixt
     ]
 
 
-def test_error_watch_keeps_the_last_error_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
-    errors = ErrorWatch("writer on t")
-    assert (errors.last, errors.fatal) == (None, None)
-    with caplog.at_level(logging.WARNING, logger="msgbus"):
-        errors(refused())
-        errors(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
-    assert errors.last == "1/1 brokers are down (_ALL_BROKERS_DOWN)"
-    assert errors.fatal is None
-    assert [r.getMessage() for r in caplog.records] == [
-        "writer on t: Connection refused (_TRANSPORT)",
-        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
-    ]
-
-
 # -- probe -------------------------------------------------------------------------------------
 
 
@@ -379,42 +365,3 @@ def test_the_first_retry_is_logged_within_a_slice(
         probe(client, cfg, Attempts(cfg, errors))
     assert logged_at == [WAIT_SLICE]
     assert any("connect attempt 1 to kafka.example:19092 failed" in r.getMessage() for r in caplog.records)
-
-
-def test_error_watch_logs_a_repeated_error_once_per_window(caplog: pytest.LogCaptureFixture) -> None:
-    errors = ErrorWatch("reader on t")
-    with caplog.at_level(logging.DEBUG, logger="msgbus"):
-        for ms in range(200):
-            errors(KafkaError(KafkaError._TRANSPORT, f"Connect to ipv4#127.0.0.1:9092 failed (after {ms}ms)"))
-    # Every one is remembered (connect failures quote it); one is logged, at no level a repeat.
-    assert errors.last == "Connect to ipv4#127.0.0.1:9092 failed (after 199ms) (_TRANSPORT)"
-    assert errors.unreachable == 200
-    assert [r.getMessage() for r in caplog.records] == [
-        "reader on t: Connect to ipv4#127.0.0.1:9092 failed (after 0ms) (_TRANSPORT)"
-    ]
-
-
-def test_error_watch_reports_the_repeats_after_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    from msgbus import _log
-
-    clock = Clock()
-    throttle = _log.Throttle
-    monkeypatch.setattr(_log, "Throttle", lambda: throttle(clock=clock))
-    errors = ErrorWatch("writer on t")
-    messages: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("msgbus")
-    logger.addHandler(handler)
-    try:
-        for _ in range(10):
-            errors(all_brokers_down())
-            clock.now += 1.0
-        clock.now += 25.0
-        errors(all_brokers_down())
-    finally:
-        logger.removeHandler(handler)
-    assert messages == [
-        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN)",
-        "writer on t: 1/1 brokers are down (_ALL_BROKERS_DOWN) [9 more like this in the last 35 s, not logged]",
-    ]
