@@ -28,7 +28,7 @@ LABELS = {
     "aio_many": "msgbus.aio message_read_many",
     "aiokafka_wait": "aiokafka send_and_wait (linger 0)",
     "msgbus_read_many": "msgbus message_read_many",
-    "write_lines": "pipelined CLI writer (_cli_write.write_lines)",
+    "write_lines": "pipelined CLI writer (_cli/write_lines.py)",
     "cli": "msgbus write < 100k lines (the CLI as wired now)",
 }
 # The first column of each group's table, and its reference for the ratio column.

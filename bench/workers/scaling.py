@@ -86,11 +86,11 @@ def backlog_memory(system: str, a: Args) -> Result:
 
 
 def cli_write(system: str, a: Args) -> Result:
-    """n lines: msgbus._cli_write.write_lines in this process, or ``msgbus write`` with the lines on stdin."""
+    """n lines: msgbus._cli.write_lines.write_lines in this process, or ``msgbus write`` with the lines on stdin."""
     n = int(a["n"])
     lines = [f"{i:08d} " + "x" * 91 for i in range(n)]  # 100 bytes each
     if system == "write_lines":
-        from msgbus._cli_write import write_lines
+        from msgbus._cli.write_lines import write_lines
 
         bus = msgbus.connect(msgbus_config(a, msgbus.BusWriter, msgbus.Blocking))
         start = time.perf_counter()

@@ -18,7 +18,8 @@ import importlib as _importlib
 import types as _types
 import typing as _typing
 
-from ._bus import BusStats, MsgBusIO
+from ._backends.base import BusStats, MsgBusIO
+from ._backends.connect import connect
 from ._config import (
     Blocking,
     BlockingMode,
@@ -37,7 +38,6 @@ from ._config import (
     StatusOpen,
     SubscriptionToken,
 )
-from ._connect import connect
 from ._errors import (
     BusClosedError,
     CallbackError,
@@ -51,9 +51,9 @@ from ._errors import (
     MsgBusError,
 )
 from ._failure import DeadLetter, Drop, Retry, Stop
-from ._health import Health, HealthStatus
 from ._log import set_logger
-from ._metrics import PartitionLag, ReaderMetrics, Timing, WriterMetrics
+from ._ops.health import Health, HealthStatus
+from ._ops.metrics import PartitionLag, ReaderMetrics, Timing, WriterMetrics
 from ._record import Record
 from ._version import __version__
 

@@ -1,6 +1,6 @@
 """Configuration: the spec's enums and constants, MsgBusConfig and the checks of its generic fields.
 
-Each backend checks its own fields (Kafka's: ``msgbus._kafka._config``). This module, the foundation,
+Each backend checks its own fields (Kafka's: ``msgbus._backends.kafka._config``). This module, the foundation,
 names no backend: the registry (``msgbus._backends``, which ``import msgbus`` loads) hands it the
 function that runs the backend's checks, through ``set_backend_checks``.
 """
@@ -25,7 +25,7 @@ class MsgBusTech(IntEnum):
 
     #: Apache Kafka, through librdkafka.
     KAFKA = 1
-    #: An in-process bus for unit tests: no broker, no network (see ``msgbus._memory``).
+    #: An in-process bus for unit tests: no broker, no network (see ``msgbus._backends.memory``).
     MEMORY = 2
 
 
@@ -114,7 +114,7 @@ class MsgBusConfig:
     #: OpenTelemetry spans for writes and handler calls, and W3C trace context in the written messages'
     #: headers (needs the ``otel`` extra; off by default, and then nothing changes on the wire).
     tracing: bool = False
-    # Kafka's own fields, checked by msgbus._kafka._config (other backends ignore them).
+    # Kafka's own fields, checked by msgbus._backends.kafka._config (other backends ignore them).
     #: Several brokers, "host1:port1,host2:port2"; when set, ``host`` and ``port`` are not used.
     bootstrap_servers: str = ""
     #: Where a reader with no committed offset starts: "latest" (the spec's) or "earliest".

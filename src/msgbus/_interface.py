@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from ._config import BusStatus, CBFunc
 from ._errors import BusClosedError, DeliveryError
 from ._headers import HeadersArg
-from ._health import Health, HealthStatus
 from ._managed import Managed
-from ._metrics import ReaderMetrics, WriterMetrics
+from ._ops.health import Health, HealthStatus
+from ._ops.metrics import ReaderMetrics, WriterMetrics
 from ._record import Record
 
 __all__ = ["BusStats", "MsgBusIO", "check_max_messages"]

@@ -31,13 +31,13 @@ from types import TracebackType
 from typing import Any
 
 from . import _cancel, _log
-from ._bus import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
+from ._backends.base import BusStats, MsgBusIO, ReaderBase, WriterBase, check_max_messages
+from ._backends.connect import connect as _connect
 from ._config import BusStatus, MsgBusConfig
-from ._connect import connect as _connect
 from ._errors import BusClosedError, DeliveryError
 from ._headers import HeadersArg
-from ._health import Health
-from ._metrics import ReaderMetrics, WriterMetrics
+from ._ops.health import Health
+from ._ops.metrics import ReaderMetrics, WriterMetrics
 from ._reading import aio_loops as _aio_loops
 from ._reading.inbox import Inbox
 from ._record import Record

@@ -29,10 +29,10 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the d
         f"msgbus.prometheus needs prometheus-client: pip install 'hms-msgbus[prometheus]' ({exc})"
     ) from exc
 
-from . import _live
-from ._bus import MsgBusIO, ReaderBase, WriterBase
-from ._health import Health, HealthStatus
-from ._metrics import ReaderMetrics, Timing, WriterMetrics
+from ._backends.base import MsgBusIO, ReaderBase, WriterBase
+from ._ops import live
+from ._ops.health import Health, HealthStatus
+from ._ops.metrics import ReaderMetrics, Timing, WriterMetrics
 
 __all__ = ["MsgBusCollector", "OpsServer", "serve_ops"]
 
@@ -205,7 +205,7 @@ def _health(out: _Families, labels: Labels, values: Labels, health: Health) -> N
 class MsgBusCollector(Collector):
     """A Prometheus collector of the buses of this process (default: every open one)."""
 
-    def __init__(self, buses: Callable[[], Iterable[MsgBusIO]] = _live.buses) -> None:
+    def __init__(self, buses: Callable[[], Iterable[MsgBusIO]] = live.buses) -> None:
         self._buses = buses
 
     def collect(self) -> Iterator[Metric]:
@@ -292,7 +292,7 @@ class OpsServer:
         self.close()
 
 
-def serve_ops(port: int, host: str = "0.0.0.0", buses: Callable[[], Iterable[MsgBusIO]] = _live.buses) -> OpsServer:
+def serve_ops(port: int, host: str = "0.0.0.0", buses: Callable[[], Iterable[MsgBusIO]] = live.buses) -> OpsServer:
     """Serve ``/metrics`` (Prometheus), ``/livez`` and ``/readyz`` (Kubernetes probes) on ``host:port``.
 
     ``/livez`` answers 200 unless a bus is stuck or failed for good (503);

@@ -7,7 +7,7 @@ import logging
 import pytest
 from integration.helpers import BusFactory
 
-from msgbus._kafka import _reader
+from msgbus._backends.kafka import _reader
 from msgbus.testing import LocalKafka
 
 

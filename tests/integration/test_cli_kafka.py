@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from msgbus.testing import _cli_kafka
+from msgbus._cli import kafka as cli_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def test_start_on_a_port_says_what_to_paste_and_eval_works(tmp_path: Path, monke
     finally:
         stopped = msgbus("kafka", "stop")
         monkeypatch.setenv("MSGBUS_STATE_DIR", str(tmp_path))
-        _cli_kafka.kafka_stop()  # if the command failed: no JVM outlives the test
+        cli_kafka.kafka_stop()  # if the command failed: no JVM outlives the test
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped" in stopped.stdout
     assert msgbus("kafka", "status").returncode == 1
@@ -112,7 +112,7 @@ def test_stop_keeps_the_data_start_and_restart_bring_the_same_cluster_back(
 
     def cli(*args: str) -> str:
         out, err = io.StringIO(), io.StringIO()
-        assert _cli_kafka.main(list(args), out, err) == 0, err.getvalue()
+        assert cli_kafka.main(list(args), out, err) == 0, err.getvalue()
         return out.getvalue() + err.getvalue()
 
     def read_back(bootstrap: str) -> list[bytes]:
@@ -128,7 +128,7 @@ def test_stop_keeps_the_data_start_and_restart_bring_the_same_cluster_back(
 
     try:
         cli("start", "--kafka-version", "3.9.2")
-        state = _cli_kafka.kafka_status()
+        state = cli_kafka.kafka_status()
         assert state is not None and state["kafka_version"] == "3.9.2"
         bootstrap, cluster_id, data_dir = state["bootstrap_servers"], state["cluster_id"], Path(state["data_dir"])
         producer = Producer({"bootstrap.servers": bootstrap})
@@ -138,21 +138,21 @@ def test_stop_keeps_the_data_start_and_restart_bring_the_same_cluster_back(
         assert data_dir.is_dir()
         assert "start` brings it back" in _status_line()
         assert "again, with its data" in cli("start")
-        again = _cli_kafka.kafka_status()
+        again = cli_kafka.kafka_status()
         assert again is not None and again["running"]
         assert (again["bootstrap_servers"], again["cluster_id"]) == (bootstrap, cluster_id)
         assert read_back(bootstrap) == [b"still here"]
         cli("restart")
         assert read_back(bootstrap) == [b"still here"]
         assert "its data deleted" in cli("stop", "--delete")
-        assert not data_dir.exists() and _cli_kafka.kafka_status() is None
+        assert not data_dir.exists() and cli_kafka.kafka_status() is None
     finally:
-        _cli_kafka.kafka_stop(delete=True)
+        cli_kafka.kafka_stop(delete=True)
 
 
 def _status_line() -> str:
     import io
 
     out, err = io.StringIO(), io.StringIO()
-    _cli_kafka.main(["status"], out, err)
+    cli_kafka.main(["status"], out, err)
     return out.getvalue()

@@ -1,4 +1,4 @@
-"""``msgbus write``'s pipelined writer (msgbus._cli_write.write_lines) against a real broker:
+"""``msgbus write``'s pipelined writer (msgbus._cli.write_lines.write_lines) against a real broker:
 every line acknowledged, or exactly the lines that were not reported (issue 11)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import msgbus
-from msgbus._cli_write import WriteOutcome, write_lines
+from msgbus._cli.write_lines import WriteOutcome, write_lines
 from msgbus.testing import LocalKafka
 
 from .helpers import BusFactory, raw_read_all, wait_until, watermarks

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import msgbus
-from msgbus._kafka import _errors, _reader
+from msgbus._backends.kafka import _errors, _reader
 from msgbus.testing import LocalKafka
 
 from .helpers import BusFactory, watermarks

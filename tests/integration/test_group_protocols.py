@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROTOCOLS = ["classic", "classic-cooperative", "consumer"]
 _PARTITIONS = 6
-#: librdkafka's periodic commit (auto.commit.interval.ms in msgbus._kafka._settings).
+#: librdkafka's periodic commit (auto.commit.interval.ms in msgbus._backends.kafka._settings).
 _COMMIT_INTERVAL_S = 1.0
 
 

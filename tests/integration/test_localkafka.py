@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from msgbus.testing import KafkaStartupError, LocalKafka, _cli_kafka
+from msgbus._cli import kafka as cli_kafka
+from msgbus.testing import KafkaStartupError, LocalKafka
 
 pytestmark = pytest.mark.integration
 
@@ -135,14 +136,14 @@ def test_cli_start_status_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.delenv("MSGBUS_STATE_DIR", raising=False)
     before = _kafka_jvm_pids()
     out = io.StringIO()
-    assert _cli_kafka.main(["start"], out=out) == 0
+    assert cli_kafka.main(["start"], out=out) == 0
     try:
         bootstrap = out.getvalue().strip()
         assert bootstrap.startswith("127.0.0.1:")
         state_path = tmp_path / "msgbus" / "localkafka-state.json"
         assert state_path.is_file()
 
-        status = _cli_kafka.kafka_status()
+        status = cli_kafka.kafka_status()
         assert status is not None
         assert status["running"] is True
         assert status["bootstrap_servers"] == bootstrap
@@ -152,25 +153,25 @@ def test_cli_start_status_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         assert data_dir.is_dir()
 
         out = io.StringIO()
-        assert _cli_kafka.main(["status"], out=out) == 0
+        assert cli_kafka.main(["status"], out=out) == 0
         assert bootstrap in out.getvalue()
 
         # a second start reuses the running cluster
-        again = _cli_kafka.kafka_start(1)
+        again = cli_kafka.kafka_start(1)
         assert again["already_running"] is True
         assert again["bootstrap_servers"] == bootstrap
 
         _produce(bootstrap, "cli", b"x")
     finally:
-        assert _cli_kafka.main(["stop"], out=io.StringIO()) == 0
+        assert cli_kafka.main(["stop"], out=io.StringIO()) == 0
     assert not any(_pid_alive(p) for p in pids)
     # stop keeps the data for the next start (issue 21); stop --delete drops it, and the state with it.
     assert data_dir.exists()
-    assert _cli_kafka.main(["stop", "--delete"], out=io.StringIO()) == 0
+    assert cli_kafka.main(["stop", "--delete"], out=io.StringIO()) == 0
     assert not data_dir.exists()
     assert not state_path.exists()
-    assert _cli_kafka.kafka_status() is None
-    assert _cli_kafka.main(["status"], out=io.StringIO()) == 1
+    assert cli_kafka.kafka_status() is None
+    assert cli_kafka.main(["status"], out=io.StringIO()) == 1
     assert _kafka_jvm_pids() <= before
 
 

@@ -18,7 +18,7 @@ import pytest
 
 import msgbus
 from msgbus.testing import LocalKafka
-from msgbus.testing._security import KafkaSecurity, pem_cert, self_signed_ca
+from msgbus.testing._localkafka.security import KafkaSecurity, pem_cert, self_signed_ca
 
 from .helpers import BusFactory, read_n, run_bounded
 

@@ -40,7 +40,7 @@ def test_import_resolves_to_the_installed_wheel(release_venv: ReleaseVenv) -> No
         print(json.dumps({
             "file": msgbus.__file__,
             "version": msgbus.__version__,
-            "shipped": sorted(p.name for p in [*pkg.glob("py.typed"), *(pkg / "testing").glob("*.*")]),
+            "shipped": sorted(p.name for p in [*pkg.glob("py.typed"), *(pkg / "testing" / "_localkafka").glob("*.*")]),
         }))
         """
     )
@@ -213,8 +213,8 @@ def test_the_sdist_holds_what_a_user_needs_and_no_junk(dist: Dist) -> None:
         "CHANGELOG.md",
         "pyproject.toml",
         "src/msgbus/py.typed",
-        "src/msgbus/testing/kafka-pom.xml",
-        "src/msgbus/testing/log4j2.properties",
+        "src/msgbus/testing/_localkafka/kafka-pom.xml",
+        "src/msgbus/testing/_localkafka/log4j2.properties",
         "src/msgbus/testing/pytest_plugin.py",
     ):
         assert needed in names, f"{needed} missing from {dist.sdist.name}"

@@ -14,7 +14,7 @@ import pytest
 
 import msgbus
 from msgbus import aio
-from msgbus._bus import MsgBusIO, ReaderBase
+from msgbus._backends.base import MsgBusIO, ReaderBase
 from msgbus._config import BusStatus
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item

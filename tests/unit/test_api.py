@@ -8,8 +8,9 @@ from enum import IntEnum
 import pytest
 
 import msgbus
-from msgbus import _bus, _config, _connect, _errors, _log
-from msgbus._bus import MsgBusIO, ReaderBase, WriterBase
+from msgbus import _config, _errors, _log
+from msgbus._backends import base, connect
+from msgbus._backends.base import MsgBusIO, ReaderBase, WriterBase
 
 # (enum, member name, spec constant name, spec value)
 SPEC_CONSTANTS = [
@@ -64,8 +65,8 @@ def test_all_has_no_duplicates_and_covers_the_public_names() -> None:
 
 
 def test_exports_are_the_implementations() -> None:
-    assert msgbus.connect is _connect.connect
-    assert msgbus.MsgBusIO is _bus.MsgBusIO
+    assert msgbus.connect is connect.connect
+    assert msgbus.MsgBusIO is base.MsgBusIO
     assert msgbus.MsgBusConfig is _config.MsgBusConfig
     assert msgbus.set_logger is _log.set_logger
     assert msgbus.MsgBusError is _errors.MsgBusError

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 import msgbus
-import msgbus._kafka
-import msgbus._kafka._reader
-import msgbus._kafka._writer
+import msgbus._backends.kafka
+import msgbus._backends.kafka._reader
+import msgbus._backends.kafka._writer
 from msgbus import MsgBusConfig
+from msgbus._backends.kafka._config import check_topic
 from msgbus._config import BlockingMode, BusDir, MsgBusTech
-from msgbus._kafka._config import check_topic
 
 
 def make(**overrides: Any) -> MsgBusConfig:
@@ -35,9 +35,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return fail
 
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", forbidden("open_kafka_bus"))
-    monkeypatch.setattr(msgbus._kafka._writer, "Producer", forbidden("Producer"))
-    monkeypatch.setattr(msgbus._kafka._reader, "Consumer", forbidden("Consumer"))
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", forbidden("open_kafka_bus"))
+    monkeypatch.setattr(msgbus._backends.kafka._writer, "Producer", forbidden("Producer"))
+    monkeypatch.setattr(msgbus._backends.kafka._reader, "Consumer", forbidden("Consumer"))
     return calls
 
 
@@ -311,7 +311,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[MsgBusConfig]:
         seen.append(cfg)
         return sentinel
 
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", open_kafka_bus)
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", open_kafka_bus)
     return seen
 
 
@@ -343,7 +343,7 @@ def test_later_changes_to_the_callers_config_do_not_reach_the_bus(opened: list[M
 
 def test_connect_returns_what_the_backend_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     sentinel = object()
-    monkeypatch.setattr(msgbus._kafka, "open_kafka_bus", lambda cfg: sentinel)
+    monkeypatch.setattr(msgbus._backends.kafka, "open_kafka_bus", lambda cfg: sentinel)
     assert msgbus.connect(make()) is sentinel
 
 
@@ -353,56 +353,3 @@ def test_a_failed_connect_leaves_the_callers_config_alone(no_network: list[str])
         msgbus.connect(cfg)
     assert type(cfg.direction) is int
     assert cfg == make(direction=1, port=0)
-
-
-# -- each backend checks its own fields ------------------------------------------
-
-NOT_KAFKA_TOPICS = ["a b", "x" * 300, "hb/events", "tópico"]
-
-
-@pytest.mark.parametrize("topic", NOT_KAFKA_TOPICS)
-def test_kafkas_topic_rule_is_kafkas_alone(topic: str) -> None:
-    make(bus_tech=msgbus.BusTechMemory, topic=topic).validate()
-    with pytest.raises(msgbus.ConfigError, match="Kafka") as info:
-        make(bus_tech=msgbus.BusTechKafka, topic=topic).validate()
-    with pytest.raises(msgbus.ConfigError) as direct:
-        check_topic(topic)
-    assert str(info.value) == str(direct.value)
-
-
-def test_every_backend_needs_a_topic() -> None:
-    for tech in msgbus.MsgBusTech:
-        with pytest.raises(msgbus.ConfigError, match="topic must not be empty"):
-            make(bus_tech=tech, topic="").validate()
-        with pytest.raises(msgbus.ConfigError, match="topic must be a str"):
-            make(bus_tech=tech, topic=5).validate()
-
-
-def test_kafkas_fields_are_not_the_memory_backends() -> None:
-    # What only Kafka uses is Kafka's to check; the in-process bus ignores it, as it does host and port.
-    kafka_only = {
-        "security_protocol": "TLS",
-        "offset_reset": "never",
-        "group_protocol": "eager",
-        "kafka_settings": {"group.id": "x"},
-    }
-    make(bus_tech=msgbus.BusTechMemory, **kafka_only).validate()
-    for name, value in kafka_only.items():
-        with pytest.raises(msgbus.ConfigError, match=name):
-            make(**{name: value}).validate()
-
-
-def test_the_normalized_copy_has_kafkas_fields_normalized() -> None:
-    settings = {"linger.ms": 3}
-    cfg = make(security_protocol="ssl", kafka_settings=settings)._normalized()
-    assert cfg.security_protocol == "SSL"
-    assert cfg.kafka_settings == settings
-    assert type(cfg.kafka_settings) is dict and cfg.kafka_settings is not settings
-
-
-def test_a_dead_letter_topic_follows_kafkas_rule_on_kafka_only() -> None:
-    policy = msgbus.DeadLetter("hb events.dlq")
-    make(bus_tech=msgbus.BusTechMemory, on_handler_error=policy).validate()
-    with pytest.raises(msgbus.ConfigError) as info:
-        make(on_handler_error=policy).validate()
-    assert str(info.value).startswith("on_handler_error: the DeadLetter topic 'hb events.dlq' has characters Kafka")

@@ -8,7 +8,7 @@ import pytest
 
 import msgbus
 from msgbus import ConfigError, MsgBusConfig
-from msgbus._kafka._settings import bootstrap_servers, consumer_settings, producer_settings
+from msgbus._backends.kafka._settings import bootstrap_servers, consumer_settings, producer_settings
 
 
 def cfg(**fields: Any) -> MsgBusConfig:

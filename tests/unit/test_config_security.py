@@ -11,9 +11,9 @@ from confluent_kafka import KafkaError
 
 import msgbus
 from msgbus import MsgBusConfig
-from msgbus._kafka._errors import ErrorWatch
-from msgbus._kafka._probe import Attempts
-from msgbus._kafka._settings import consumer_settings, producer_settings
+from msgbus._backends.kafka._errors import ErrorWatch
+from msgbus._backends.kafka._probe import Attempts
+from msgbus._backends.kafka._settings import consumer_settings, producer_settings
 
 SECRET = "s3cr3t-Pa55word-never-logged"
 
@@ -234,7 +234,7 @@ def test_probe_serves_error_callbacks_before_judging_an_attempt(monkeypatch: pyt
     """librdkafka delivers the SASL failure to error_cb only from poll(): probe must poll."""
     from confluent_kafka import KafkaException
 
-    from msgbus._kafka._probe import probe
+    from msgbus._backends.kafka._probe import probe
 
     monkeypatch.setattr(time, "sleep", lambda _s: None)
     errors = ErrorWatch("unit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from msgbus._kafka._config import GROUP_PROTOCOLS
+from msgbus._backends.kafka._config import GROUP_PROTOCOLS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rebalances.md"
 

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import pytest
 
 import msgbus
-from msgbus import _memory, aio
+from msgbus import aio
+from msgbus._backends import memory
 from msgbus._failure import (
     HEADER_ATTEMPTS,
     HEADER_ERROR_MESSAGE,
@@ -65,7 +66,7 @@ def _wait(predicate: Any, what: str, timeout: float = WAIT) -> None:
 
 
 def _headers(mem: MemoryBus, topic: str) -> list[dict[str, bytes]]:
-    return [dict(h) for h in _memory.message_headers(_memory.address(mem.config(topic, msgbus.BusWriter)), topic)]
+    return [dict(h) for h in memory.message_headers(memory.address(mem.config(topic, msgbus.BusWriter)), topic)]
 
 
 # -- back-off and validation -------------------------------------------------------

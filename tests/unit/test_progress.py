@@ -9,8 +9,8 @@ import pytest
 
 import msgbus
 from msgbus import HealthStatus
-from msgbus._bus import ReaderBase
-from msgbus._progress import Progress
+from msgbus._backends.base import ReaderBase
+from msgbus._ops.progress import Progress
 from msgbus.testing import MemoryBus
 from msgbus.testing._waits import wait_until
 

@@ -17,7 +17,7 @@ import threading
 
 from .._config import CBFunc
 from .._errors import HandlerError
-from .._progress import Progress
+from .._ops.progress import Progress
 from .dispatcher import Dispatcher
 from .failures import Failures
 from .feed import Feed

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from .._metrics import Durations
+from .._ops.metrics import Durations
 from .._record import Record
 from .._tracing import Span, Tracing
 from .item import Item

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from .._config import CBFunc
 from .._errors import BusClosedError, CallbackError, HandlerError
-from .._progress import Progress
+from .._ops.progress import Progress
 from .item import ITEMS, Batch, Codec, Item
 from .offsets import DoneOffsets
 from .waiters import Waiter, Waiters, wake

@@ -6,9 +6,9 @@ import abc
 import contextlib
 from typing import Any
 
-from .._bus import MsgBusIO
+from .._backends.base import MsgBusIO
+from .._backends.connect import connect
 from .._config import BusDir, BusReader, BusWriter, MsgBusConfig
-from .._connect import connect
 from .._errors import MsgBusError
 from .._managed import Managed
 

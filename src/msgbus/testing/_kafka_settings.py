@@ -6,10 +6,10 @@ import dataclasses
 import uuid
 from typing import Any
 
-from .. import _kafka
+from .._backends import kafka
+from .._backends.kafka._settings import consumer_settings, producer_settings
 from .._config import BlockingMode, BusDir, MsgBusConfig, MsgBusTech
 from .._errors import ConfigError
-from .._kafka._settings import consumer_settings, producer_settings
 
 __all__ = ["librdkafka_settings"]
 
@@ -35,7 +35,7 @@ def librdkafka_settings(cfg: MsgBusConfig) -> dict[str, Any]:
     )
     if checked.bus_tech is not MsgBusTech.KAFKA:
         raise ConfigError(f"librdkafka_settings needs a Kafka config, not bus_tech={checked.bus_tech.name}")
-    _kafka.validate(checked)  # the Kafka fields as the backend normalizes them
+    kafka.validate(checked)  # the Kafka fields as the backend normalizes them
 
     def ignore(_error: Any) -> None:
         pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .._bus import MsgBusIO
+from .._backends.base import MsgBusIO
 
 
 def waited(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:

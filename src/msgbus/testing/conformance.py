@@ -34,9 +34,19 @@ import pytest
 
 import msgbus
 
-from ._conformance import IN_PROCESS, KAFKA, WAIT, BusBackend, ConfigFactory, Features, FeatureTests, read_n, wait_until
-from ._conformance_failures import HandlerFailureTests
-from ._conformance_many import ReadManyTests
+from ._conformance.failures import HandlerFailureTests
+from ._conformance.kit import (
+    IN_PROCESS,
+    KAFKA,
+    WAIT,
+    BusBackend,
+    ConfigFactory,
+    Features,
+    FeatureTests,
+    read_n,
+    wait_until,
+)
+from ._conformance.many import ReadManyTests
 
 __all__ = ["IN_PROCESS", "KAFKA", "WAIT", "BusBackend", "BusConformance", "ConfigFactory", "Features"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .. import _memory
-from .._bus import MsgBusIO
+from .._backends import memory
+from .._backends.base import MsgBusIO
 from .._config import BusDir, BusWriter, MsgBusConfig, MsgBusTech
 from ._buses import Buses
 
@@ -46,9 +46,9 @@ class MemoryBus(Buses):
 
     def messages(self, topic: str) -> list[str]:
         """Every message written to ``topic`` so far, in order (by any writer on this bus)."""
-        return _memory.messages(_memory.address(self.config(topic, BusWriter)), topic)
+        return memory.messages(memory.address(self.config(topic, BusWriter)), topic)
 
     def close(self) -> None:
         """Disconnect the buses opened here and forget the topics."""
         super().close()
-        _memory.forget(_memory.address(self.config("t", BusWriter)))
+        memory.forget(memory.address(self.config("t", BusWriter)))

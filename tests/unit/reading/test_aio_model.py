@@ -33,7 +33,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from msgbus import BusClosedError, CallbackError
-from msgbus._bus import ReaderBase
+from msgbus._backends.base import ReaderBase
 from msgbus._config import BusReader, BusStatus, MsgBusConfig
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item

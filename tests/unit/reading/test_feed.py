@@ -14,9 +14,9 @@ from reading_support import WAIT, Collector, Gate, InThread, gather_done, items,
 
 import msgbus
 from msgbus import _log
-from msgbus._kafka._codec import MessageCodec
-from msgbus._kafka._membership import Membership
-from msgbus._kafka._reader import KafkaReader
+from msgbus._backends.kafka._codec import MessageCodec
+from msgbus._backends.kafka._membership import Membership
+from msgbus._backends.kafka._reader import KafkaReader
 from msgbus._reading.inbox import Inbox
 
 

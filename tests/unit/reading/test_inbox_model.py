@@ -32,7 +32,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from msgbus import BusClosedError, CallbackError
-from msgbus._kafka._codec import MessageCodec
+from msgbus._backends.kafka._codec import MessageCodec
 from msgbus._reading import dispatcher, feed, leases, offsets, reads
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item

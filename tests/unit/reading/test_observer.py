@@ -15,7 +15,7 @@ from otel_memory import exporter
 
 import msgbus
 from msgbus import aio
-from msgbus._bus import ReaderBase
+from msgbus._backends.base import ReaderBase
 from msgbus.testing import MemoryBus
 from msgbus.testing._waits import wait_until
 

@@ -24,7 +24,7 @@ from reading_support import WAIT, run_of
 
 import msgbus
 from msgbus import BusClosedError, CallbackError
-from msgbus._kafka._codec import MessageCodec
+from msgbus._backends.kafka._codec import MessageCodec
 from msgbus._reading.inbox import Inbox
 
 #: Gives up on a run that did not deliver everything by then (the run fails).

@@ -14,8 +14,8 @@ from reading_support import WAIT, Collector, InThread, items, kafka_batch, run_o
 
 import msgbus
 from msgbus import BusClosedError, CallbackError, aio
-from msgbus._kafka._codec import MessageCodec
-from msgbus._memory import MemoryWriter
+from msgbus._backends.kafka._codec import MessageCodec
+from msgbus._backends.memory import MemoryWriter
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item
 from msgbus.testing import MemoryBus
