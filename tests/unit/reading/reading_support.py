@@ -9,9 +9,12 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from msgbus._backends.base import ReaderBase
+from msgbus._config import BusReader, BusStatus, MsgBusConfig
 from msgbus._reading.inbox import Inbox
 from msgbus._reading.item import Item
 
+Key = tuple[int, int]  # (partition, offset)
 # Upper bound on any wait for another thread: only reached when the behaviour is broken.
 WAIT = 5.0
 
@@ -111,3 +114,23 @@ class InThread:
         self.thread.join(WAIT)
         assert not self.thread.is_alive(), "the call did not return"
         return self.result
+
+
+class StubReader(ReaderBase):
+    def __init__(self) -> None:
+        self._cfg = MsgBusConfig(topic="model", direction=BusReader)
+        self._inbox = Inbox(1000, name="model")
+        self._blocking = True
+        self._closed = False
+
+    def status(self) -> BusStatus:
+        return BusStatus.CLOSED if self._closed else BusStatus.OPEN
+
+    def disconnect(self) -> None:
+        self._closed = True
+        self._inbox.close()
+
+
+def key_of(text: str) -> Key:
+    partition, offset = text.split(":")
+    return int(partition), int(offset)
