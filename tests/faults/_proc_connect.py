@@ -22,6 +22,8 @@ import msgbus
 
 
 def main(argv: list[str]) -> None:
+    # Python's own Ctrl-C handler, even when started with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     direction = msgbus.BusWriter if argv[1] == "writer" else msgbus.BusReader
     bootstrap, delay = argv[2], float(argv[3])
     cfg = msgbus.MsgBusConfig(

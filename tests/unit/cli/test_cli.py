@@ -104,6 +104,10 @@ def test_verbose_shows_the_retries_too() -> None:
     assert result.stderr.count("waiting for Kafka") == 1
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_silent_broker_says_what_it_waits_for_and_ctrl_c_ends_it() -> None:
     """A port that accepts connections and never answers: no attempt fails for connect_timeout (10 s)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
@@ -118,6 +122,8 @@ def test_a_silent_broker_says_what_it_waits_for_and_ctrl_c_ends_it() -> None:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            # Ctrl-C as a terminal gives it, even when this suite runs with SIGINT ignored (a background job).
+            preexec_fn=_default_sigint,
         )
         try:
             assert proc.stderr is not None
