@@ -95,3 +95,24 @@ def test_msgbus_write_and_replay_to_a_colliding_name_say_why(broker: LocalKafka)
     for done in (wrote, replayed):
         assert done.returncode != 0
         assert f"collides with existing topic: {stem}.a_b" in done.stderr, done.stderr
+
+
+def test_the_broker_says_whether_it_creates_topics_on_first_use(
+    broker: LocalKafka, request: pytest.FixtureRequest
+) -> None:
+    # What decides how long a missing topic is waited for (a slow broker creating it, or none coming).
+    from confluent_kafka.admin import AdminClient
+
+    from msgbus._backends.kafka._errors import ErrorWatch
+    from msgbus._backends.kafka._topic import ask_broker
+
+    cfg = msgbus.MsgBusConfig(
+        bootstrap_servers=broker.bootstrap_servers,
+        topic=fresh("asked-"),
+        direction=msgbus.BusWriter,
+        connect_timeout=10,
+    )
+    metadata = AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics(timeout=10)
+    answer = ask_broker(cfg, ErrorWatch("test"), metadata)
+    assert answer.refusal is None
+    assert answer.creates_on_first_use is (request.node.callspec.params["broker"] == "auto-create on")

@@ -29,7 +29,7 @@ from ._rebalance import Rebalances
 from ._settings import admin_settings, bootstrap_servers, consumer_settings, incremental
 from ._standing import Standing
 from ._start import StartPositions
-from ._topic import TopicState, check_topic, missing_text, topic_error
+from ._topic import TopicState, check_topic, creating_text, missing_text, topic_error
 from ._writer import KafkaWriter
 
 # Upper bound on one consume() call: the thread notices disconnect() this fast.
@@ -101,10 +101,14 @@ class KafkaReader(Rebalances, ReaderBase):
         # the broker's reason. One that is missing, with auto-creation off, is waited for: the
         # reader reads it from its first message once it is created (StartPositions._start_of).
         state, metadata = check_topic(self._consumer, metadata, cfg, self._errors)
-        if state is TopicState.MISSING:
+        if state is not TopicState.PRESENT:
+            missing = (
+                missing_text(cfg.topic)
+                if state is TopicState.MISSING
+                else creating_text(cfg.topic, cfg.connect_timeout)
+            )
             _log.logger().warning(
-                "%s; the reader waits for it, and reads it from its first message once it is created",
-                missing_text(cfg.topic),
+                "%s; the reader waits for it, and reads it from its first message once it is created", missing
             )
             self._subscribe()
             return

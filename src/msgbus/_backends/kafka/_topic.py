@@ -6,14 +6,16 @@ not be: auto-creation is off, or the broker refuses the name (it collides with
 another topic's, differing only in '.' versus '_'; a create policy; no right to
 create it). The metadata says only "unknown topic" in each case, so the broker
 is asked with a create that only validates (``validate_only``: nothing is
-created), whose answer names the reason. Asked only when the topic is missing.
+created), whose answer names the reason, and for its ``auto.create.topics.enable``
+(a loaded broker may take seconds to create a topic on first use; one that does
+not create topics makes the wait pointless). Asked only when the topic is missing.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..._config import BusDir, MsgBusConfig
 from ..._errors import ConnectError
@@ -36,6 +38,15 @@ class TopicState(enum.Enum):
     PRESENT = "present"
     #: Not there, and not being created on first use (auto-creation off), though it could be created.
     MISSING = "missing"
+    #: Not there yet after connect_timeout, though the broker creates topics on first use (a slow one).
+    CREATING = "creating"
+
+
+class BrokerAnswer(NamedTuple):
+    #: Why the broker would refuse to create the topic ('<text> (<NAME>)'); None if it would not.
+    refusal: str | None
+    #: The broker's auto.create.topics.enable; None if it would not say (no right to describe it, say).
+    creates_on_first_use: bool | None
 
 
 def topic_error(metadata: Any, topic: str) -> Any:
@@ -56,7 +67,8 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
     """
     topic = cfg.topic
     started = time.monotonic()
-    asked = False
+    # How long a missing topic is waited for, once the broker was asked about it.
+    bound: float | None = None
     while True:
         err = topic_error(metadata, topic)
         if err is None:
@@ -68,13 +80,16 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
         if name not in MISSING:
             raise ConnectError(f"topic {topic} cannot be used: {describe(err)}")
         waited = time.monotonic() - started
-        if waited >= _SETTLE and not asked:
-            reason = broker_reason(cfg, errors)
-            if reason is not None:
-                raise ConnectError(f"topic {topic} cannot be used: the broker says {reason}")
-            asked = True
-        if asked and waited >= min(_CREATION_WAIT, cfg.connect_timeout):
-            return TopicState.MISSING, metadata
+        if waited >= _SETTLE and bound is None:
+            answer = ask_broker(cfg, errors, metadata)
+            if answer.refusal is not None:
+                raise ConnectError(f"topic {topic} cannot be used: the broker says {answer.refusal}")
+            if answer.creates_on_first_use is False:
+                return TopicState.MISSING, metadata
+            # Creating on first use (or not saying): a loaded broker may take seconds.
+            bound = cfg.connect_timeout if answer.creates_on_first_use else min(_CREATION_WAIT, cfg.connect_timeout)
+        if bound is not None and waited >= bound:
+            return (TopicState.CREATING if bound == cfg.connect_timeout else TopicState.MISSING), metadata
         time.sleep(_LOOK_EVERY)
         try:
             metadata = client.list_topics(topic=topic, timeout=min(cfg.connect_timeout, _CREATION_WAIT))
@@ -82,26 +97,47 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
             continue
 
 
-def broker_reason(cfg: MsgBusConfig, errors: ErrorWatch) -> str | None:
-    """Why the broker would refuse to create ``cfg.topic`` ('<text> (<NAME>)'); None if it would not (or is silent)."""
+def ask_broker(cfg: MsgBusConfig, errors: ErrorWatch, metadata: Any) -> BrokerAnswer:
+    """Would the broker create ``cfg.topic`` (a create that only validates), and does it create topics on
+    first use (its ``auto.create.topics.enable``, asked of a broker ``metadata`` names)?"""
     from confluent_kafka import KafkaError, KafkaException
 
-    # NewTopic's documented public home, which confluent-kafka's type hints do not export.
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+    # NewTopic's and ConfigResource's documented public home, which confluent-kafka's type hints do not export.
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType  # type: ignore[attr-defined]
 
     admin = create_client(AdminClient, admin_settings(cfg, errors))
     timeout = min(cfg.connect_timeout, 10.0)
+    refusal = None
     try:
         futures = admin.create_topics([NewTopic(cfg.topic)], validate_only=True, request_timeout=timeout)
         futures[cfg.topic].result(timeout=timeout)
     except KafkaException as exc:
         err = exc.args[0]
-        if getattr(err, "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return None
-        return describe(err)
+        if getattr(err, "code", lambda: None)() != KafkaError.TOPIC_ALREADY_EXISTS:
+            refusal = describe(err)
     except Exception:
-        return None
-    return None
+        pass
+    if refusal is not None:
+        return BrokerAnswer(refusal, None)
+    creates = None
+    brokers = sorted(getattr(metadata, "brokers", None) or {})
+    if brokers:
+        resource = ConfigResource(ResourceType.BROKER, str(brokers[0]))
+        try:
+            configs = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+            entry = configs.get("auto.create.topics.enable")
+            if entry is not None and entry.value in ("true", "false"):
+                creates = entry.value == "true"
+        except Exception:  # not allowed to describe it, or no answer: the wait stays short
+            pass
+    return BrokerAnswer(None, creates)
+
+
+def creating_text(topic: str, seconds: float) -> str:
+    return (
+        f"topic {topic} is not there yet {seconds:g} s after the broker was asked to create it on first use "
+        "(auto.create.topics.enable=true)"
+    )
 
 
 def missing_text(topic: str) -> str:

@@ -22,7 +22,7 @@ from ._health import HealthProbe
 from ._pipelined import REPORT_GRACE, PipelinedWrites
 from ._probe import Attempts, probe
 from ._settings import producer_settings
-from ._topic import TopicState, check_topic, missing_text
+from ._topic import TopicState, check_topic, creating_text, missing_text
 
 #: Kafka headers as confluent-kafka's produce() takes them (None: no headers).
 Headers = list[tuple[str, str | bytes | None]] | None
@@ -63,6 +63,9 @@ class KafkaWriter(PipelinedWrites, WriterBase):
             if state is TopicState.MISSING:
                 # Every write would wait write_timeout, then fail with "unknown topic": say it now.
                 raise ConnectError(missing_text(cfg.topic))
+            if state is TopicState.CREATING:
+                # A slow broker, creating it: the writes wait for it, up to write_timeout each.
+                _log.logger().warning("%s; writes wait for it", creating_text(cfg.topic, cfg.connect_timeout))
         except BaseException:
             producer.purge()
             producer.close()
