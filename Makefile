@@ -79,14 +79,16 @@ TEST_3X_VERSION := 3.9.2
 
 compat: jars
 	@mkdir -p build/compat
-	@set -e; for v in $(COMPAT_VERSIONS); do \
+	@failed=""; for v in $(COMPAT_VERSIONS); do \
 	  echo "=== Kafka $$v ==="; \
-	  MSGBUS_KAFKA_VERSION=$$v $(PY) -c "from msgbus.testing.localkafka import ensure_jars; ensure_jars('$$v')"; \
+	  MSGBUS_KAFKA_VERSION=$$v $(PY) -c "from msgbus.testing.localkafka import ensure_jars; ensure_jars('$$v')" \
+	    > build/compat/$$v.txt 2>&1 || { failed="$$failed $$v"; tail -3 build/compat/$$v.txt; continue; }; \
 	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q $(COMPAT_SEED) tests/behaviour -k "not TestInProcessBus and not TestMockKafka" \
-	    2>&1 | tee build/compat/$$v.txt | tail -3; \
+	    2>&1 | tee -a build/compat/$$v.txt | tail -3; \
 	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q tests/faults 2>&1 | tee -a build/compat/$$v.txt | tail -25; \
-	  ! grep -q -E "[0-9]+ (failed|error)" build/compat/$$v.txt; \
-	done
+	  if grep -q -E "[0-9]+ (failed|error)" build/compat/$$v.txt; then failed="$$failed $$v"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make compat: failures on Kafka$$failed (see build/compat/<version>.txt)"; exit 1; fi
 
 # Seeded, randomized history check (issue 9): writers and readers of every kind joining
 # and leaving, partitions added, nodes killed, stopped and paused, on 1 and on 3 nodes;
