@@ -86,7 +86,7 @@ compat: jars
 	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q $(COMPAT_SEED) tests/behaviour -k "not TestInProcessBus and not TestMockKafka" \
 	    2>&1 | tee -a build/compat/$$v.txt | tail -3; \
 	  MSGBUS_KAFKA_VERSION=$$v $(PYTEST) -q tests/faults 2>&1 | tee -a build/compat/$$v.txt | tail -25; \
-	  if grep -q -E "[0-9]+ (failed|error)" build/compat/$$v.txt; then failed="$$failed $$v"; fi; \
+	  if grep -q -E "(^|, )[0-9]+ (failed|errors?)(,| in )" build/compat/$$v.txt; then failed="$$failed $$v"; fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make compat: failures on Kafka$$failed (see build/compat/<version>.txt)"; exit 1; fi
 
