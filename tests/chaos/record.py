@@ -105,6 +105,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
+        #: Every reader's MsgBusConfig.group_protocol (the check's slack depends on it).
+        self.group_protocol = "classic"
         # For ``--log``: the run's time 0 in the log's clock (times in the report count from it).
         logging.getLogger("msgbus.chaos").info("chaos run starts: t0 = %.3f", time.time())
         self.lock = threading.Lock()

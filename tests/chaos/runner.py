@@ -13,14 +13,13 @@ from msgbus.testing import LocalKafka
 from . import cluster
 from .actors import HUNG_AFTER, Ctx, Writer
 from .aio_reader import AioReader
-from .check import Checker, Findings, Positions, connecting, drain_targets
+from .check import Checker, Findings, Positions, connecting, drain_targets, fault_slack
 from .check_reads import Offsets
 from .readers import ReaderActor
 from .record import Recorder
 from .schedule import AIO_KINDS, POLICY_OF, TOPIC_PRE, TOPICS, Plan, make_plan
 
 #: A group that has undelivered acknowledged messages and delivers nothing for this long in the drain is stuck.
-STUCK_AFTER = 20.0
 DRAIN_TIMEOUT = 150.0
 #: How long msgbus threads may take to end after the last disconnect returned.
 THREADS_GRACE = 15.0
@@ -36,6 +35,7 @@ class Run:
         self.group_protocol = group_protocol
         self.drain_timeout = drain_timeout
         self.rec = Recorder()
+        self.rec.group_protocol = group_protocol
         self.writers: list[Writer] = []
         self.readers: list[ReaderActor] = []
         self.helpers: list[threading.Thread] = []
@@ -141,6 +141,8 @@ class Run:
         """
         rec = self.rec
         assert rec.drain_start is not None
+        # A group with a member that left during a fault gets its partitions only once that session ran out.
+        stuck_after = fault_slack(rec.group_protocol)
         delivered: dict[str, set[str]] = collections.defaultdict(set)
         last: dict[str, float] = {}
         #: Groups waited for -> when the drain began waiting for them.
@@ -173,10 +175,10 @@ class Run:
                 if missing == 0:
                     del pending[key]
                     judged.add(key)
-                elif now - max(last.get(key, 0.0), since) > STUCK_AFTER:
+                elif now - max(last.get(key, 0.0), since) > stuck_after:
                     rec.stuck.append(
                         f"{key}: {missing} of {len(targets[key])} acknowledged messages undelivered and nothing "
-                        f"delivered for {STUCK_AFTER:g} s (drain started {rec.rel(rec.drain_start)})"
+                        f"delivered for {stuck_after:g} s (drain started {rec.rel(rec.drain_start)})"
                     )
                     del pending[key]
                     judged.add(key)

@@ -82,6 +82,22 @@ def test_a_shared_group_duplicate_is_allowed_only_around_a_membership_change() -
     assert found.counts["duplicate"] == 0 and found.total == 0
 
 
+def test_a_duplicate_long_after_a_fault_is_excused_only_within_the_protocols_session() -> None:
+    # A member that closed while the broker was down keeps its partitions for its session: 10 s
+    # with the classic protocol (msgbus's setting), 45 s with KIP-848's (the broker's default).
+    from .record import FaultRec
+
+    def run(protocol: str) -> Findings:
+        rec = _history("g")
+        rec.group_protocol = protocol
+        rec.faults.append(FaultRec("kill", 1, 5.0, 6.0))
+        # Both copies of w1:4 come after the classic slack (fault end + 20 s), within the consumer one's.
+        return _check(rec, [*range(10), 4], [30 + i for i in range(11)])
+
+    assert run("classic").counts["duplicate"] == 1
+    assert run("consumer").counts["duplicate"] == 0
+
+
 def test_a_reader_that_left_early_need_not_see_the_last_writes() -> None:
     rec = _history()
     rec.readers[1].disc_start = rec.readers[1].disc_end = 10.0
