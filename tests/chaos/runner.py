@@ -51,6 +51,7 @@ class Run:
             admin = cluster.admin_client(kafka)
             kafka.create_topic(TOPIC_PRE, partitions=plan.pre_partitions)
             self.rec = Recorder()  # times count from here: the cluster is up
+            self.rec.group_protocol = self.group_protocol
             ctx = Ctx(self.rec, kafka.bootstrap_servers, self.group_protocol)
             try:
                 self._play(ctx, kafka, admin)
