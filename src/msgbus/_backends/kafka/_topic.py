@@ -113,7 +113,10 @@ def ask_broker(cfg: MsgBusConfig, errors: ErrorWatch, metadata: Any) -> BrokerAn
         futures[cfg.topic].result(timeout=timeout)
     except KafkaException as exc:
         err = exc.args[0]
-        if getattr(err, "code", lambda: None)() != KafkaError.TOPIC_ALREADY_EXISTS:
+        code = getattr(err, "code", lambda: None)()
+        # A refusal is the broker's (a positive code); a local error (a broker handle replaced
+        # while the request was out, a timeout) says nothing of the name.
+        if code is not None and code >= 0 and code != KafkaError.TOPIC_ALREADY_EXISTS:
             refusal = describe(err)
     except Exception:
         pass

@@ -66,6 +66,28 @@ def partition_leader(admin: Any, topic: str, partition: int, timeout: float) -> 
     return int(pmd.leader)
 
 
+def _create(admin: Any, new: Any, name: str, deadline: float) -> None:
+    """Ask for ``new``, again after a client-side failure (a broker handle librdkafka replaced while
+    the request was out, on a cluster just started): a broker's refusal is raised at once."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    retried = False
+    while True:
+        try:
+            futures = admin.create_topics([new], operation_timeout=max(0.1, deadline - time.monotonic()))
+            futures[name].result(timeout=max(0.1, deadline - time.monotonic()))
+            return
+        except KafkaException as exc:
+            err = exc.args[0]
+            if retried and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return  # the earlier request did create it; only its answer was lost
+            # Negative codes are librdkafka's own (local) errors; the broker's are positive.
+            if err.code() >= 0 or time.monotonic() >= deadline:
+                raise
+            retried = True
+            time.sleep(0.2)
+
+
 def create_topic(
     admin: Any,
     name: str,
@@ -85,9 +107,8 @@ def create_topic(
         replication_factor=replication_factor,
         config={k: _prop_value(v) for k, v in (config or {}).items()},
     )
-    futures = admin.create_topics([new], operation_timeout=timeout)
-    futures[name].result(timeout=timeout)
     deadline = time.monotonic() + timeout
+    _create(admin, new, name, deadline)
     while True:
         md = admin.list_topics(topic=name, timeout=timeout)
         tmd = md.topics.get(name)
