@@ -4,12 +4,12 @@ a stub client whose metadata shows the topic when the test says so)."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
+from stub_admin import StubAdmin
 
 import msgbus
 from msgbus._backends.kafka import _topic
@@ -79,32 +79,11 @@ def test_the_brokers_refusal_is_the_error(monkeypatch: pytest.MonkeyPatch) -> No
         check(monkeypatch, BrokerAnswer("collides (INVALID_TOPIC_EXCEPTION)", None), appears_after=60)
 
 
-class _Admin:
-    """create_topics() answering each call with the next of ``errors`` (None: created); describe_configs() fails."""
-
-    def __init__(self, *errors: int | None) -> None:
-        self.errors = list(errors)
-        self.calls = 0
-
-    def create_topics(self, topics: list[Any], **_: Any) -> dict[str, Future[None]]:
-        self.calls += 1
-        future: Future[None] = Future()
-        code = self.errors.pop(0)
-        if code is None:
-            future.set_result(None)
-        else:
-            future.set_exception(KafkaException(KafkaError(code)))
-        return {topics[0].topic: future}
-
-    def describe_configs(self, resources: list[Any], **_: Any) -> Any:
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
-
-
 def test_a_local_error_of_the_validating_create_is_no_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     # librdkafka replaced the broker handle while the request was out: that says nothing of the name.
-    monkeypatch.setattr(_topic, "create_client", lambda cls, settings: _Admin(KafkaError._DESTROY_BROKER))
+    monkeypatch.setattr(_topic, "create_client", lambda cls, settings: StubAdmin(KafkaError._DESTROY_BROKER))
     cfg = msgbus.MsgBusConfig(topic=TOPIC, direction=msgbus.BusWriter, connect_timeout=1.0)
     metadata = SimpleNamespace(topics={}, brokers={1: None})
     assert _topic.ask_broker(cfg, ErrorWatch("test"), metadata) == BrokerAnswer(None, None)
-    monkeypatch.setattr(_topic, "create_client", lambda cls, settings: _Admin(KafkaError.TOPIC_EXCEPTION))
+    monkeypatch.setattr(_topic, "create_client", lambda cls, settings: StubAdmin(KafkaError.TOPIC_EXCEPTION))
     assert _topic.ask_broker(cfg, ErrorWatch("test"), metadata).refusal is not None
