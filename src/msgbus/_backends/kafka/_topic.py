@@ -67,8 +67,9 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
     """
     topic = cfg.topic
     started = time.monotonic()
-    # How long a missing topic is waited for, once the broker was asked about it.
+    # How long a missing topic is waited for, and what it is then, once the broker was asked about it.
     bound: float | None = None
+    at_bound = TopicState.MISSING
     while True:
         err = topic_error(metadata, topic)
         if err is None:
@@ -86,10 +87,14 @@ def check_topic(client: Any, metadata: Any, cfg: MsgBusConfig, errors: ErrorWatc
                 raise ConnectError(f"topic {topic} cannot be used: the broker says {answer.refusal}")
             if answer.creates_on_first_use is False:
                 return TopicState.MISSING, metadata
-            # Creating on first use (or not saying): a loaded broker may take seconds.
-            bound = cfg.connect_timeout if answer.creates_on_first_use else min(_CREATION_WAIT, cfg.connect_timeout)
+            if answer.creates_on_first_use:
+                # Creating it on first use: a loaded broker may take seconds.
+                bound, at_bound = cfg.connect_timeout, TopicState.CREATING
+            else:
+                # Not saying: the short wait of auto-creation.
+                bound = min(_CREATION_WAIT, cfg.connect_timeout)
         if bound is not None and waited >= bound:
-            return (TopicState.CREATING if bound == cfg.connect_timeout else TopicState.MISSING), metadata
+            return at_bound, metadata
         time.sleep(_LOOK_EVERY)
         try:
             metadata = client.list_topics(topic=topic, timeout=min(cfg.connect_timeout, _CREATION_WAIT))

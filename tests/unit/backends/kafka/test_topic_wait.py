@@ -74,6 +74,17 @@ def test_a_broker_that_would_not_say_gets_the_short_bound(monkeypatch: pytest.Mo
     assert state is TopicState.MISSING
 
 
+def test_a_broker_that_would_not_say_is_missing_even_when_connect_timeout_is_the_shorter_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # connect_timeout below the short bound makes both waits equal: what decides is the broker's answer.
+    monkeypatch.setattr(_topic, "ask_broker", lambda cfg, errors, metadata: BrokerAnswer(None, None))
+    client = Metadata(time.monotonic() + 60)
+    cfg = msgbus.MsgBusConfig(topic=TOPIC, direction=msgbus.BusWriter, connect_timeout=0.1)
+    state, _ = check_topic(client, client.list_topics(TOPIC, 1.0), cfg, ErrorWatch("test"))
+    assert state is TopicState.MISSING
+
+
 def test_the_brokers_refusal_is_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(msgbus.ConnectError, match="the broker says collides"):
         check(monkeypatch, BrokerAnswer("collides (INVALID_TOPIC_EXCEPTION)", None), appears_after=60)
